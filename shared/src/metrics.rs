@@ -1,0 +1,49 @@
+use serde::{Deserialize, Serialize};
+
+use crate::JobSpec;
+
+/// What one job measured. Prediction metrics are present for the task they
+/// apply to only; everything except the `*_seconds` fields is bit-identical
+/// between runs of the same job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mse: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub r2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub f1: Option<f64>,
+    /// Global fidelity: mean squared difference of g and f on the test set.
+    pub gf: f64,
+    /// Global neighbourhood fidelity of LIME explanations of f.
+    pub gnf: f64,
+    /// R² of g as a predictor of f on the test set.
+    pub r2_fg: f64,
+    /// Test points GNF was averaged over.
+    pub gnf_points: usize,
+    pub epochs: usize,
+    pub final_lr: f64,
+    pub train_seconds: f64,
+    pub eval_seconds: f64,
+}
+
+/// The surrogate `g`: the explanation of `f`, one coefficient per model input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub features: Vec<String>,
+    pub coefficients: Vec<f64>,
+    pub intercept: f64,
+}
+
+/// Everything a worker reports for one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub spec: JobSpec,
+    pub metrics: Metrics,
+    pub explanation: Explanation,
+    /// SHA-256 over the dataset's files (or of the generator for built-in ones).
+    pub dataset_sha256: String,
+    pub code_version: String,
+}

@@ -1,0 +1,155 @@
+//! Datasets: the five of the published paper, read from verified files, and
+//! built-in synthetic ones; all preprocessed into model inputs as
+//! `method.md` specifies.
+
+mod checksum;
+pub mod fetch;
+pub mod files;
+mod loaders;
+mod prep;
+pub mod split;
+mod synthetic;
+
+use std::path::{Path, PathBuf};
+
+use sweep_shared::{DatasetName, Task};
+
+pub use checksum::{read_verified, sha256_hex};
+pub use prep::{Partition, RawTable};
+
+/// A dense row-major matrix of model inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    pub data: Vec<f32>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Matrix {
+    pub fn new(data: Vec<f32>, rows: usize, cols: usize) -> Self {
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "matrix data does not match its shape"
+        );
+        Matrix { data, rows, cols }
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// The rows `range`, copied.
+    pub fn rows_range(&self, range: std::ops::Range<usize>) -> Matrix {
+        let data = self.data[range.start * self.cols..range.end * self.cols].to_vec();
+        Matrix::new(data, range.len(), self.cols)
+    }
+
+    /// The rows at `indices`, copied in that order.
+    pub fn select_rows(&self, indices: &[usize]) -> Matrix {
+        let mut data = Vec::with_capacity(indices.len() * self.cols);
+        for &i in indices {
+            data.extend_from_slice(self.row(i));
+        }
+        Matrix::new(data, indices.len(), self.cols)
+    }
+}
+
+/// How model-input columns map back to original features. LIME samples and
+/// perturbs continuous columns and one-hot groups differently.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureGroup {
+    Continuous { col: usize },
+    OneHot { start: usize, len: usize },
+}
+
+/// A preprocessed dataset, ready for training.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub name: DatasetName,
+    pub task: Task,
+    /// One name per model input, e.g. `age` or `sex=Male`.
+    pub features: Vec<String>,
+    pub groups: Vec<FeatureGroup>,
+    pub x_train: Matrix,
+    pub y_train: Vec<f32>,
+    pub x_test: Matrix,
+    pub y_test: Vec<f32>,
+    /// Identity of the data: the SHA-256 over the files' checksums, or of
+    /// the generator's parameters for built-in datasets.
+    pub sha256: String,
+}
+
+impl Dataset {
+    pub fn inputs(&self) -> usize {
+        self.x_train.cols
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: checksum mismatch: expected sha256 {expected}, got {actual}; the file is corrupt or not the published one (re-run `worker fetch`)", path.display())]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("{}:{line}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    #[error("download of {url} failed: {message}")]
+    Download { url: String, message: String },
+}
+
+/// The default place datasets are read from: `$SWEEP_DATA_DIR`, else
+/// `./datasets` (where `worker fetch` writes), else `../shared/datasets`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SWEEP_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    let local = PathBuf::from("datasets");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from("../shared/datasets")
+}
+
+/// Loads, verifies and preprocesses a dataset.
+pub fn load(
+    name: DatasetName,
+    data_dir: &Path,
+    synthetic_rows: usize,
+) -> Result<Dataset, DataError> {
+    match name {
+        DatasetName::Friedman1 => Ok(synthetic::friedman1(synthetic_rows)),
+        DatasetName::Moons => Ok(synthetic::moons(synthetic_rows)),
+        _ => {
+            let mut contents = Vec::new();
+            for file in files::files(name) {
+                contents.push(read_verified(data_dir, file)?);
+            }
+            let sha = files_identity(name);
+            let (raw, partition) = loaders::parse(name, data_dir, &contents)?;
+            prep::preprocess(name, raw, partition, sha).map_err(|message| DataError::Invalid {
+                path: data_dir.join(files::files(name)[0].path),
+                message,
+            })
+        }
+    }
+}
+
+/// One checksum for a dataset, over its files' checksums.
+pub fn files_identity(name: DatasetName) -> String {
+    let joined: Vec<&str> = files::files(name).iter().map(|f| f.sha256).collect();
+    sha256_hex(joined.join("\n").as_bytes())
+}

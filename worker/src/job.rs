@@ -1,0 +1,157 @@
+//! One job, end to end: load the data, train `f` and `g`, fit the STL
+//! surrogate where needed, and measure everything a report needs.
+//!
+//! A job runs on a rayon pool of one thread (dfdx's matmul asks rayon for
+//! its parallelism), so a worker can run one job per core and a job's
+//! arithmetic is done in the same order on every run; that thread flushes
+//! subnormals to zero (see `fpu`).
+
+use std::path::Path;
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use sweep_shared::{Explanation, JobResult, JobSpec, Metrics, Objective, Task, CODE_VERSION};
+
+use crate::data::{self, DataError, Dataset};
+use crate::lime::{gnf, Lime};
+use crate::metrics;
+use crate::model::Model;
+use crate::{surrogate, train};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("invalid job: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("training failed: {0}")]
+    Numeric(String),
+}
+
+/// Independent random streams of one seed, so that changing how much one
+/// stage draws never shifts another.
+#[derive(Clone, Copy)]
+enum Stream {
+    Init = 0,
+    Shuffle = 1,
+    Lime = 2,
+    Neighbours = 3,
+}
+
+fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    r.set_stream(stream as u64);
+    r
+}
+
+/// Loads the job's dataset from `data_dir` and runs it.
+pub fn run_job(spec: &JobSpec, data_dir: &Path) -> Result<JobResult, JobError> {
+    spec.validate().map_err(JobError::Invalid)?;
+    let dataset = data::load(spec.dataset, data_dir, spec.settings.synthetic_rows)?;
+    run_on(spec, &dataset)
+}
+
+/// Runs a job on an already loaded dataset, single-threaded.
+pub fn run_on(spec: &JobSpec, dataset: &Dataset) -> Result<JobResult, JobError> {
+    spec.validate().map_err(JobError::Invalid)?;
+    let pool = crate::fpu::job_pool()
+        .map_err(|e| JobError::Numeric(format!("cannot start the job's thread: {e}")))?;
+    pool.install(|| run_single_threaded(spec, dataset))
+}
+
+fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobError> {
+    let s = &spec.settings;
+    let mut model = Model::new(
+        data.task,
+        data.inputs(),
+        &s.hidden,
+        &mut rng(spec.seed, Stream::Init),
+    );
+    let alpha = match spec.objective {
+        Objective::Mtl => spec.alpha,
+        Objective::Stl => None,
+    };
+    let outcome = train::train(
+        &mut model,
+        &data.x_train,
+        &data.y_train,
+        alpha,
+        s,
+        &mut rng(spec.seed, Stream::Shuffle),
+    );
+    let mut train_seconds = outcome.seconds;
+    if spec.objective == Objective::Stl {
+        let started = Instant::now();
+        let f_train = model.predict_f(&data.x_train);
+        let (coef, intercept) =
+            surrogate::fit(data.task, &data.x_train, &f_train).map_err(JobError::Numeric)?;
+        model.set_g(&coef, intercept);
+        train_seconds += started.elapsed().as_secs_f64();
+    }
+
+    let started = Instant::now();
+    let f_test = model.predict_f(&data.x_test);
+    let g_test = model.predict_g(&data.x_test);
+    if f_test.iter().chain(&g_test).any(|v| !v.is_finite()) {
+        return Err(JobError::Numeric(
+            "the model's predictions are not finite".into(),
+        ));
+    }
+    let predict = |m: &crate::data::Matrix| model.predict_f(m);
+    let lime = Lime::new(
+        &data.groups,
+        &data.x_train,
+        s,
+        &mut rng(spec.seed, Stream::Lime),
+        &predict,
+    );
+    let gnf = gnf(
+        &lime,
+        &data.x_test,
+        &f_test,
+        s,
+        &mut rng(spec.seed, Stream::Neighbours),
+        &predict,
+    )
+    .map_err(JobError::Numeric)?;
+
+    let (mut mse, mut r2, mut accuracy, mut f1) = (None, None, None, None);
+    match data.task {
+        Task::Regression => {
+            mse = Some(metrics::mse(&f_test, &data.y_test));
+            r2 = Some(metrics::r2(&f_test, &data.y_test));
+        }
+        Task::Classification => {
+            let (a, f) = metrics::accuracy_f1(&f_test, &data.y_test);
+            accuracy = Some(a);
+            f1 = Some(f);
+        }
+    }
+    let metrics = Metrics {
+        mse,
+        r2,
+        accuracy,
+        f1,
+        gf: metrics::gf(&f_test, &g_test),
+        gnf: gnf.value,
+        r2_fg: metrics::r2_fg(&f_test, &g_test),
+        gnf_points: gnf.points,
+        epochs: outcome.epochs,
+        final_lr: outcome.final_lr,
+        train_seconds,
+        eval_seconds: started.elapsed().as_secs_f64(),
+    };
+    let (coefficients, intercept) = model.g_coefficients();
+    Ok(JobResult {
+        spec: spec.clone(),
+        metrics,
+        explanation: Explanation {
+            features: data.features.clone(),
+            coefficients,
+            intercept,
+        },
+        dataset_sha256: data.sha256.clone(),
+        code_version: CODE_VERSION.to_string(),
+    })
+}

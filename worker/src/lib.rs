@@ -1,0 +1,21 @@
+//! The worker: trains one job (the black box `f` and its linear surrogate
+//! `g`, jointly, with dfdx) and measures accuracy and fidelity.
+//!
+//! `data` reads and preprocesses the datasets, `model`/`losses`/`optim`/
+//! `train` are the learning, `surrogate`/`metrics`/`lime` the measuring,
+//! and `job` ties them into one run.
+
+pub mod bench;
+pub mod data;
+pub mod fpu;
+pub mod job;
+pub mod lime;
+pub mod linalg;
+pub mod losses;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod surrogate;
+pub mod train;
+
+pub use job::{run_job, run_on, JobError};

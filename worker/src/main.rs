@@ -1,0 +1,215 @@
+//! `worker`: train one job, fetch the datasets, or benchmark a training step.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use sweep_shared::{DatasetName, JobResult, JobSpec, Objective, Task, TrainSettings};
+use sweep_worker::data::{self, fetch};
+
+#[derive(Parser)]
+#[command(
+    name = "worker",
+    version,
+    about = "Trains black-box models jointly with their linear explanations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train one job and print its result as one JSON object on stdout.
+    Train(TrainArgs),
+    /// Download the paper datasets into a directory, verifying every file.
+    Fetch(FetchArgs),
+    /// Time one training step (forward, backward, Adam), single-threaded.
+    BenchStep(BenchArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// wine, adult, housing, titanic, autompg, or a built-in: friedman1, moons.
+    #[arg(long)]
+    dataset: DatasetName,
+    /// mtl (joint α-loss) or stl (f alone, then a post-hoc surrogate).
+    #[arg(long)]
+    objective: Objective,
+    /// Weight of the prediction loss, in (0, 1); mtl only.
+    #[arg(long)]
+    alpha: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Directory laid out like ../shared/datasets [default: $SWEEP_DATA_DIR, ./datasets, ../shared/datasets].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Hidden layer widths of f, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "512,256,128")]
+    hidden: Vec<usize>,
+    #[arg(long, default_value_t = 100)]
+    max_epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    learning_rate: f64,
+    #[arg(long, default_value_t = 3)]
+    patience: usize,
+    /// Keep the weights of the best validation epoch instead of the last.
+    #[arg(long)]
+    restore_best: bool,
+    /// At most this many test points for GNF.
+    #[arg(long, default_value_t = 1000)]
+    gnf_max_points: usize,
+    #[arg(long, default_value_t = 5000)]
+    lime_samples: usize,
+    /// Rows of the built-in synthetic datasets.
+    #[arg(long, default_value_t = 2000)]
+    synthetic_rows: usize,
+}
+
+#[derive(Args)]
+struct FetchArgs {
+    /// Datasets to fetch (default: all five paper datasets).
+    #[arg(long = "dataset", value_delimiter = ',')]
+    datasets: Vec<DatasetName>,
+    /// Where to write them, laid out like ../shared/datasets.
+    #[arg(long, default_value = "datasets")]
+    dest: PathBuf,
+    /// Fetch from a mirror laid out like the data directory instead of the public homes.
+    #[arg(long)]
+    mirror: Option<String>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[arg(long, default_value_t = 8)]
+    inputs: usize,
+    #[arg(long, value_delimiter = ',', default_value = "512,256,128")]
+    hidden: Vec<usize>,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
+    /// regression or classification (sets the output and loss).
+    #[arg(long, default_value = "regression", value_parser = parse_task)]
+    task: Task,
+}
+
+fn parse_task(s: &str) -> Result<Task, String> {
+    match s {
+        "regression" => Ok(Task::Regression),
+        "classification" => Ok(Task::Classification),
+        _ => Err(format!(
+            "unknown task `{s}`; expected regression or classification"
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Train(args) => train(args),
+        Command::Fetch(args) => {
+            let datasets = if args.datasets.is_empty() {
+                DatasetName::ALL
+                    .into_iter()
+                    .filter(|d| !d.is_builtin())
+                    .collect()
+            } else {
+                args.datasets
+            };
+            let from = match args.mirror {
+                Some(url) => fetch::FetchFrom::Mirror(url),
+                None => fetch::FetchFrom::Origin,
+            };
+            for outcome in fetch::fetch(&datasets, &args.dest, &from).map_err(|e| e.to_string())? {
+                match outcome {
+                    fetch::Fetched::Downloaded(p) => {
+                        eprintln!("downloaded and verified {}", p.display())
+                    }
+                    fetch::Fetched::AlreadyPresent(p) => {
+                        eprintln!("already present and verified {}", p.display())
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::BenchStep(args) => {
+            if args.inputs == 0 || args.batch == 0 || args.hidden.contains(&0) {
+                return Err("--inputs, --batch and every --hidden width must be at least 1".into());
+            }
+            let result = sweep_worker::bench::bench_step(
+                args.inputs,
+                &args.hidden,
+                args.batch,
+                args.task,
+                args.steps.max(10),
+            );
+            println!("{}", serde_json::to_string(&result).expect("serialisable"));
+            Ok(())
+        }
+    }
+}
+
+fn train(args: TrainArgs) -> Result<(), String> {
+    let settings = TrainSettings {
+        hidden: args.hidden,
+        max_epochs: args.max_epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        patience: args.patience,
+        restore_best: args.restore_best,
+        gnf_max_points: args.gnf_max_points,
+        lime_samples: args.lime_samples,
+        synthetic_rows: args.synthetic_rows,
+        ..TrainSettings::default()
+    };
+    let spec = JobSpec {
+        dataset: args.dataset,
+        objective: args.objective,
+        alpha: args.alpha,
+        seed: args.seed,
+        settings,
+    };
+    let data_dir = args.data_dir.unwrap_or_else(data::default_data_dir);
+    let result = sweep_worker::run_job(&spec, &data_dir).map_err(|e| e.to_string())?;
+    eprintln!("{}", summary(&result));
+    println!("{}", serde_json::to_string(&result).expect("serialisable"));
+    Ok(())
+}
+
+fn summary(r: &JobResult) -> String {
+    let m = &r.metrics;
+    let prediction = match (m.mse, m.r2, m.accuracy, m.f1) {
+        (Some(mse), Some(r2), _, _) => format!("mse {mse:.4}  r2 {r2:.4}"),
+        (_, _, Some(acc), Some(f1)) => format!("accuracy {acc:.4}  f1 {f1:.4}"),
+        _ => String::new(),
+    };
+    format!(
+        "{}: {prediction}  gf {:.3e}  gnf {:.3e}  r2(f,g) {:.4}  ({} epochs, lr {:.0e}, train {:.1}s, eval {:.1}s)",
+        r.spec.label(),
+        m.gf,
+        m.gnf,
+        m.r2_fg,
+        m.epochs,
+        m.final_lr,
+        m.train_seconds,
+        m.eval_seconds
+    )
+}

@@ -1,0 +1,102 @@
+//! The STL baseline's global surrogate, fitted after training to
+//! `(x_train, f(x_train))`: ordinary least squares for regression, and for
+//! classification a logistic regression on `f`'s probabilities as soft
+//! targets (cross-entropy), fitted by Newton's method.
+
+use sweep_shared::Task;
+
+use crate::data::Matrix;
+use crate::linalg::{solve_spd, weighted_ridge};
+
+/// A vanishing penalty that only picks one solution when one-hot columns
+/// are collinear with the intercept; predictions are unaffected.
+const TIE_BREAK: f64 = 1e-9;
+
+pub fn fit(task: Task, x: &Matrix, f: &[f32]) -> Result<(Vec<f64>, f64), String> {
+    let rows: Vec<f64> = x.data.iter().map(|&v| f64::from(v)).collect();
+    let target: Vec<f64> = f.iter().map(|&v| f64::from(v)).collect();
+    match task {
+        Task::Regression => {
+            let w = vec![1.0; x.rows];
+            weighted_ridge(
+                rows.chunks(x.cols),
+                &target,
+                &w,
+                TIE_BREAK * x.rows as f64,
+                x.cols,
+            )
+        }
+        Task::Classification => logistic_soft(&rows, x.cols, &target),
+    }
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Minimises `Σ −[t ln σ(z) + (1 − t) ln(1 − σ(z))]`, `z = b + x·w`, by Newton steps.
+fn logistic_soft(rows: &[f64], d: usize, t: &[f64]) -> Result<(Vec<f64>, f64), String> {
+    let p = d + 1; // intercept first
+    let n = t.len();
+    let mut beta = vec![0.0; p];
+    let mut xi = vec![0.0; p];
+    for _ in 0..100 {
+        let mut grad = vec![0.0; p];
+        let mut hess = vec![0.0; p * p];
+        for (i, &ti) in t.iter().enumerate() {
+            xi[0] = 1.0;
+            xi[1..].copy_from_slice(&rows[i * d..(i + 1) * d]);
+            let z: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let s = sigmoid(z);
+            let r = s - ti;
+            let h = (s * (1.0 - s)).max(1e-12);
+            for j in 0..p {
+                grad[j] += r * xi[j];
+                for k in 0..=j {
+                    hess[j * p + k] += h * xi[j] * xi[k];
+                }
+            }
+        }
+        for j in 0..p {
+            hess[j * p + j] += TIE_BREAK * n as f64;
+            grad[j] += TIE_BREAK * n as f64 * beta[j];
+            for k in 0..j {
+                hess[k * p + j] = hess[j * p + k];
+            }
+        }
+        let mut step = grad;
+        solve_spd(&hess, &mut step)?;
+        let mut largest: f64 = 0.0;
+        for (b, s) in beta.iter_mut().zip(&step) {
+            *b -= s;
+            largest = largest.max(s.abs());
+        }
+        if largest < 1e-10 {
+            break;
+        }
+    }
+    Ok((beta[1..].to_vec(), beta[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logistic_recovers_the_law_of_soft_targets() {
+        let x: Vec<f32> = (0..40)
+            .flat_map(|i| [(i as f32) / 10.0 - 2.0, ((i * 3) % 7) as f32 / 3.0])
+            .collect();
+        let m = Matrix::new(x, 40, 2);
+        let f: Vec<f32> = (0..40)
+            .map(|i| {
+                sigmoid(0.5 + 1.5 * f64::from(m.row(i)[0]) - 0.7 * f64::from(m.row(i)[1])) as f32
+            })
+            .collect();
+        let (w, b) = fit(Task::Classification, &m, &f).unwrap();
+        assert!(
+            (w[0] - 1.5).abs() < 1e-4 && (w[1] + 0.7).abs() < 1e-4 && (b - 0.5).abs() < 1e-4,
+            "{w:?} {b}"
+        );
+    }
+}

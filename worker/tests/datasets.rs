@@ -1,0 +1,181 @@
+//! The five paper datasets, loaded from the real files beside the project
+//! (`../shared/datasets`), against values computed independently with
+//! numpy and scikit-learn.
+
+use std::path::PathBuf;
+
+use sweep_shared::{DatasetName, Task};
+use sweep_worker::data::{self, DataError, Dataset, FeatureGroup};
+
+fn shared_datasets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets")
+}
+
+fn load(name: DatasetName) -> Dataset {
+    data::load(name, &shared_datasets(), 2000).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn close(a: f32, b: f64) -> bool {
+    (f64::from(a) - b).abs() < 1e-5
+}
+
+/// Every model input of the training set has mean 0 and std 1, or is one-hot.
+fn check_standardised(d: &Dataset) {
+    for g in &d.groups {
+        match *g {
+            FeatureGroup::Continuous { col } => {
+                let v: Vec<f64> = (0..d.x_train.rows)
+                    .map(|i| f64::from(d.x_train.row(i)[col]))
+                    .collect();
+                let mean = v.iter().sum::<f64>() / v.len() as f64;
+                let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
+                assert!(
+                    mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3,
+                    "{}: {} {mean} {var}",
+                    d.name,
+                    d.features[col]
+                );
+            }
+            FeatureGroup::OneHot { start, len } => {
+                for i in 0..d.x_train.rows {
+                    let s: f32 = d.x_train.row(i)[start..start + len].iter().sum();
+                    assert_eq!(
+                        s, 1.0,
+                        "{}: training row {i} has no single hot category",
+                        d.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wine_matches_scikit_learn_preprocessing() {
+    let d = load(DatasetName::Wine);
+    assert_eq!((d.x_train.rows, d.x_test.rows, d.inputs()), (1279, 320, 11));
+    assert_eq!(d.task, Task::Regression);
+    let r0 = d.x_train.row(0);
+    assert!(
+        close(r0[0], 0.21833164) && close(r0[1], 0.88971201) && close(r0[2], 0.19209222),
+        "{r0:?}"
+    );
+    assert!(close(d.y_train[0], 0.46625122));
+    assert!(close(d.x_test.row(0)[0], -0.36185985));
+    check_standardised(&d);
+}
+
+#[test]
+fn housing_derives_the_scikit_learn_features() {
+    let d = load(DatasetName::Housing);
+    assert_eq!(
+        (d.x_train.rows, d.x_test.rows, d.inputs()),
+        (16512, 4128, 8)
+    );
+    assert_eq!(d.features[..3], ["MedInc", "HouseAge", "AveRooms"]);
+    let r0 = d.x_train.row(0);
+    assert!(
+        close(r0[0], -0.326196) && close(r0[1], 0.34849025) && close(r0[2], -0.17491646),
+        "{r0:?}"
+    );
+    assert!(close(d.y_test[0], -1.37948366));
+    check_standardised(&d);
+}
+
+#[test]
+fn auto_mpg_drops_missing_horsepower_and_one_hot_encodes_origin() {
+    let d = load(DatasetName::AutoMpg);
+    assert_eq!(
+        (d.x_train.rows + d.x_test.rows, d.x_test.rows, d.inputs()),
+        (392, 79, 9)
+    );
+    assert_eq!(d.features[6..], ["origin=1", "origin=2", "origin=3"]);
+    check_standardised(&d);
+}
+
+#[test]
+fn titanic_drops_leaky_columns_and_imputes() {
+    let d = load(DatasetName::Titanic);
+    assert_eq!((d.x_train.rows, d.x_test.rows, d.inputs()), (1047, 262, 12));
+    assert_eq!(
+        d.features,
+        [
+            "age",
+            "sibsp",
+            "parch",
+            "fare",
+            "pclass=1",
+            "pclass=2",
+            "pclass=3",
+            "sex=female",
+            "sex=male",
+            "embarked=C",
+            "embarked=Q",
+            "embarked=S"
+        ]
+    );
+    assert_eq!(d.task, Task::Classification);
+    assert!(d
+        .y_train
+        .iter()
+        .chain(&d.y_test)
+        .all(|&y| y == 0.0 || y == 1.0));
+    let survivors: f32 = d.y_train.iter().chain(&d.y_test).sum();
+    assert_eq!(survivors, 500.0);
+    check_standardised(&d);
+}
+
+#[test]
+fn adult_uses_its_own_test_file_and_training_categories() {
+    let d = load(DatasetName::Adult);
+    assert_eq!((d.x_train.rows, d.x_test.rows), (32561, 16281));
+    assert_eq!(d.y_train.iter().sum::<f32>(), 7841.0);
+    assert_eq!(d.y_test.iter().sum::<f32>(), 3846.0);
+    // 6 numeric + 8 workclass + 16 education + 7 marital + 14 occupation
+    // + 6 relationship + 5 race + 2 sex + 41 native-country.
+    assert_eq!(d.inputs(), 105);
+    assert!(d.features.contains(&"sex=Male".to_string()));
+    assert!(
+        !d.features.iter().any(|f| f.ends_with("=?")),
+        "`?` is imputed, not a category"
+    );
+    assert_eq!(d.groups.len(), 14);
+    check_standardised(&d);
+}
+
+#[test]
+fn built_in_datasets_need_no_files_and_never_change() {
+    let nowhere = PathBuf::from("/nonexistent");
+    let a = data::load(DatasetName::Friedman1, &nowhere, 500).unwrap();
+    let b = data::load(DatasetName::Friedman1, &nowhere, 500).unwrap();
+    assert_eq!((a.x_train.rows, a.x_test.rows, a.inputs()), (400, 100, 10));
+    assert_eq!(a.x_train, b.x_train);
+    assert_eq!(a.sha256, b.sha256);
+    let m = data::load(DatasetName::Moons, &nowhere, 500).unwrap();
+    assert_eq!((m.task, m.inputs()), (Task::Classification, 7));
+    check_standardised(&m);
+}
+
+#[test]
+fn a_missing_or_corrupt_file_is_a_clear_error_naming_it() {
+    let dir = std::env::temp_dir().join(format!("sweep-data-test-{}", std::process::id()));
+    let wine = dir.join("wine-quality/winequality-red.csv");
+    std::fs::create_dir_all(wine.parent().unwrap()).unwrap();
+
+    let err = data::load(DatasetName::AutoMpg, &dir, 0).unwrap_err();
+    assert!(matches!(err, DataError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("auto-mpg/auto-mpg.data"), "{err}");
+
+    let mut bytes =
+        std::fs::read(shared_datasets().join("wine-quality/winequality-red.csv")).unwrap();
+    bytes[500] ^= 1;
+    std::fs::write(&wine, bytes).unwrap();
+    let err = data::load(DatasetName::Wine, &dir, 0).unwrap_err();
+    assert!(matches!(err, DataError::Checksum { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("winequality-red.csv: checksum mismatch"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
