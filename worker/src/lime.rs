@@ -152,7 +152,7 @@ impl<'a> Lime<'a> {
         let mut targets = Vec::with_capacity(others + 1);
         // Row 0: x itself, at distance 0, its indicators all 1.
         design.extend_from_slice(&x_design);
-        design.extend(std::iter::repeat(1.0).take(self.onehot.len()));
+        design.extend(std::iter::repeat_n(1.0, self.onehot.len()));
         weights.push(1.0);
         targets.push(fx);
         let kw2 = self.kernel_width * self.kernel_width;
@@ -236,9 +236,9 @@ pub fn gnf(
     let mut total = 0.0;
     for (p, (coef, intercept)) in fits.iter().enumerate() {
         let mut nf = 0.0;
-        for j in p * k..(p + 1) * k {
+        for (j, &fj) in f_neighbours.iter().enumerate().skip(p * k).take(k) {
             let g = lime.apply(coef, *intercept, neighbours.row(j));
-            nf += (g - f64::from(f_neighbours[j])).powi(2);
+            nf += (g - f64::from(fj)).powi(2);
         }
         total += nf / k as f64;
     }
@@ -345,11 +345,12 @@ mod tests {
                 .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
                 .unwrap();
             a.swap(col, pivot);
-            for r in 0..q {
+            let pivot_row = a[col].clone();
+            for (r, row) in a.iter_mut().enumerate() {
                 if r != col {
-                    let factor = a[r][col] / a[col][col];
-                    for c in col..=q {
-                        a[r][c] -= factor * a[col][c];
+                    let factor = row[col] / pivot_row[col];
+                    for (x, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                        *x -= factor * p;
                     }
                 }
             }

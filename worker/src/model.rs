@@ -210,6 +210,10 @@ impl<'a> ParamMut<'a> {
         self.w.shape().num_elements()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Whether flat element `i` is part of the fixed constant-1 column.
     pub fn is_fixed(&self, i: usize) -> bool {
         self.fixed_col == Some(i % self.w.shape().1)

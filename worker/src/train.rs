@@ -142,6 +142,7 @@ pub fn train(
         };
         let val = joint_loss(model.task, alpha, &f, &g, y_val);
         val_losses.push(val);
+        tracing::debug!(epoch, val_loss = val, lr = adam.lr, "epoch done");
         let verdict = callbacks.epoch_end(epoch, val, s);
         let improved = match verdict {
             Verdict::Continue { improved, .. } | Verdict::Stop { improved } => improved,
