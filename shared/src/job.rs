@@ -2,6 +2,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::{DatasetName, TrainSettings, UnknownName};
 
@@ -56,6 +57,25 @@ pub struct JobSpec {
     pub seed: u64,
     #[serde(default)]
     pub settings: TrainSettings,
+    /// Set for the no-op job kind: no training, a sleep and a deterministic
+    /// fake result. For tests and load benchmarks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noop: Option<NoopJob>,
+}
+
+/// The no-op job kind: sleeps, then returns metrics derived from a hash of
+/// the spec, so its results are as deterministic as real ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoopJob {
+    #[serde(default)]
+    pub sleep_ms: u64,
+    /// Added to every fake metric: a fault switch that shifts a run's numbers.
+    #[serde(default)]
+    pub metric_shift: f64,
+    /// Fail every attempt with this error text, for retry tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_with: Option<String>,
 }
 
 impl JobSpec {
@@ -72,6 +92,16 @@ impl JobSpec {
             _ => {}
         }
         self.settings.validate()
+    }
+
+    /// The content-addressed key of the job: a hash of everything that
+    /// determines its result (the spec with all settings, the data's
+    /// checksum, the code version). Equal keys have equal results.
+    pub fn key(&self, dataset_sha256: &str) -> String {
+        let spec = serde_json::to_string(self).expect("a job spec serialises");
+        let text = format!("{spec}\n{dataset_sha256}\n{}", crate::CODE_VERSION);
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// A short human label such as `wine mtl α=0.1 seed=0`.
@@ -97,6 +127,7 @@ mod tests {
             alpha,
             seed: 0,
             settings: TrainSettings::default(),
+            noop: None,
         }
     }
 
@@ -110,6 +141,20 @@ mod tests {
         }
         assert!(spec(Objective::Mtl, None).validate().is_err());
         assert!(spec(Objective::Stl, Some(0.5)).validate().is_err());
+    }
+
+    #[test]
+    fn keys_change_with_anything_that_changes_the_result() {
+        let a = spec(Objective::Mtl, Some(0.3));
+        assert_eq!(a.key("d1"), a.clone().key("d1"));
+        assert_ne!(a.key("d1"), a.key("d2"));
+        let mut b = a.clone();
+        b.seed = 1;
+        assert_ne!(a.key("d1"), b.key("d1"));
+        let mut c = a.clone();
+        c.settings.max_epochs = 99;
+        assert_ne!(a.key("d1"), c.key("d1"));
+        assert_eq!(a.key("d1").len(), 32);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod metrics;
 mod settings;
 
 pub use dataset::{DatasetName, Task, UnknownName};
-pub use job::{JobSpec, Objective};
+pub use job::{JobSpec, NoopJob, Objective};
 pub use metrics::{Explanation, JobResult, Metrics};
 pub use settings::TrainSettings;
 

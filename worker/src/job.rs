@@ -21,6 +21,9 @@ use crate::{surrogate, train};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
+    /// The no-op job kind's fault switch.
+    #[error("{0}")]
+    Injected(String),
     #[error("invalid job: {0}")]
     Invalid(String),
     #[error(transparent)]
@@ -48,6 +51,9 @@ fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
 /// Loads the job's dataset from `data_dir` and runs it.
 pub fn run_job(spec: &JobSpec, data_dir: &Path) -> Result<JobResult, JobError> {
     spec.validate().map_err(JobError::Invalid)?;
+    if let Some(noop) = &spec.noop {
+        return crate::noop::run(spec, noop);
+    }
     let dataset = data::load(spec.dataset, data_dir, spec.settings.synthetic_rows)?;
     run_on(spec, &dataset)
 }

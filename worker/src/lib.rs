@@ -5,6 +5,7 @@
 //! `train` are the learning, `surrogate`/`metrics`/`lime` the measuring,
 //! and `job` ties them into one run.
 
+pub mod agent;
 pub mod bench;
 pub mod data;
 pub mod fpu;
@@ -14,6 +15,7 @@ pub mod linalg;
 pub mod losses;
 pub mod metrics;
 pub mod model;
+pub mod noop;
 pub mod optim;
 pub mod surrogate;
 pub mod train;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sweep_shared::{DatasetName, JobResult, JobSpec, Objective, Task, TrainSettings};
+use sweep_worker::agent;
 use sweep_worker::data::{self, fetch};
 
 #[derive(Parser)]
@@ -26,6 +27,26 @@ enum Command {
     Fetch(FetchArgs),
     /// Time one training step (forward, backward, Adam), single-threaded.
     BenchStep(BenchArgs),
+    /// Join a coordinator and run its jobs until stopped (SIGTERM drains).
+    Join(JoinArgs),
+}
+
+#[derive(Args)]
+struct JoinArgs {
+    /// The coordinator, e.g. http://127.0.0.1:7070.
+    endpoint: String,
+    /// Jobs run at once [default: the number of cores].
+    #[arg(long)]
+    slots: Option<usize>,
+    /// A name for logs and the coordinator [default: the host name].
+    #[arg(long)]
+    name: Option<String>,
+    /// Where dataset files fetched from the coordinator are cached.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// A file holding the shared-secret token [default: $SWEEP_TOKEN].
+    #[arg(long)]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -150,6 +171,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Join(args) => join(args),
         Command::BenchStep(args) => {
             if args.inputs == 0 || args.batch == 0 || args.hidden.contains(&0) {
                 return Err("--inputs, --batch and every --hidden width must be at least 1".into());
@@ -164,6 +186,65 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", serde_json::to_string(&result).expect("serialisable"));
             Ok(())
         }
+    }
+}
+
+fn join(args: JoinArgs) -> Result<(), String> {
+    let token = match &args.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("SWEEP_TOKEN").ok().filter(|t| !t.is_empty()),
+    };
+    let config = agent::AgentConfig {
+        endpoint: args.endpoint,
+        token,
+        slots: args
+            .slots
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            })
+            .max(1),
+        name: args.name.unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "worker".into())
+        }),
+        cache_dir: args.cache_dir.unwrap_or_else(agent::default_cache_dir),
+        idle_poll: std::time::Duration::from_millis(200),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        // The first SIGTERM or Ctrl-C drains; a second hands leases back.
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+        let (second_tx, second_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!(
+                "stop requested: finishing running jobs (signal again to hand them back)"
+            );
+            let _ = first_tx.send(());
+            stop_signal().await;
+            let _ = second_tx.send(());
+        });
+        agent::run(config, async { first_rx.await.unwrap_or(()) }, async {
+            second_rx.await.unwrap_or(())
+        })
+        .await
+    })
+}
+
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
@@ -186,6 +267,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         alpha: args.alpha,
         seed: args.seed,
         settings,
+        noop: None,
     };
     let data_dir = args.data_dir.unwrap_or_else(data::default_data_dir);
     let result = sweep_worker::run_job(&spec, &data_dir).map_err(|e| e.to_string())?;

@@ -1,0 +1,180 @@
+//! `coordinator bench`: one coordinator with its durable store and M
+//! simulated workers (async clients in this process, over real gRPC on
+//! loopback) doing lease → report on no-op jobs as fast as they can.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sweep_proto as pb;
+use sweep_shared::JobSpec;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::server::{serve, ServerConfig};
+
+#[derive(Debug, Serialize)]
+pub struct BenchResult {
+    pub workers: usize,
+    pub jobs: usize,
+    pub seconds: f64,
+    pub jobs_per_sec: f64,
+    pub lease_p50_ms: f64,
+    pub lease_p99_ms: f64,
+    pub report_p50_ms: f64,
+    pub report_p99_ms: f64,
+}
+
+pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
+    let dir = std::env::temp_dir().join(format!("sweep-bench-{}-{}", std::process::id(), workers));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let endpoint = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let (stop, stopped) = watch::channel(false);
+    let config = ServerConfig {
+        db: dir.join("state.db"),
+        data_dir: dir.clone(),
+        token: None,
+        tick: Duration::from_millis(250),
+    };
+    let server = tokio::spawn(async move {
+        let mut stopped = stopped;
+        serve(listener, config, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
+    });
+
+    let mut client = connect(&endpoint).await?;
+    let sweep = format!(
+        "version = 1\nname = \"bench\"\ndatasets = [\"friedman1\"]\nobjectives = [\"stl\"]\nseeds = {jobs}\n[noop]\nsleep_ms = 0\n"
+    );
+    client
+        .submit_sweep(pb::SubmitSweepRequest {
+            sweep_toml: sweep,
+            source: "bench".into(),
+        })
+        .await
+        .map_err(|s| s.message().to_string())?;
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..workers {
+        let endpoint = endpoint.clone();
+        tasks.push(tokio::spawn(
+            async move { simulated_worker(&endpoint, i).await },
+        ));
+    }
+    let mut lease_ms = Vec::new();
+    let mut report_ms = Vec::new();
+    for t in tasks {
+        let (l, r) = t.await.map_err(|e| e.to_string())??;
+        lease_ms.extend(l);
+        report_ms.extend(r);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let status = client
+        .sweep_status(pb::SweepRef {
+            name: "bench".into(),
+        })
+        .await
+        .map_err(|s| s.message().to_string())?
+        .into_inner();
+    if status.done as usize != jobs {
+        return Err(format!("only {} of {jobs} jobs were done", status.done));
+    }
+    let _ = stop.send(true);
+    server
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(BenchResult {
+        workers,
+        jobs,
+        seconds,
+        jobs_per_sec: jobs as f64 / seconds,
+        lease_p50_ms: quantile(&mut lease_ms, 0.5),
+        lease_p99_ms: quantile(&mut lease_ms, 0.99),
+        report_p50_ms: quantile(&mut report_ms, 0.5),
+        report_p99_ms: quantile(&mut report_ms, 0.99),
+    })
+}
+
+async fn connect(endpoint: &str) -> Result<pb::Client, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match pb::connect(endpoint, None).await {
+            Ok(c) => return Ok(c),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Leases one job at a time and reports its (no-op) result until the queue
+/// stays empty. Returns the lease and report latencies in milliseconds.
+async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
+    let mut c = connect(endpoint).await?;
+    let id = c
+        .register(pb::RegisterRequest {
+            protocol_version: pb::PROTOCOL_VERSION,
+            name: format!("sim-{i}"),
+            slots: 1,
+        })
+        .await
+        .map_err(|s| s.message().to_string())?
+        .into_inner()
+        .worker_id;
+    let (mut leases, mut reports) = (Vec::new(), Vec::new());
+    let result_cache: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    loop {
+        let t = Instant::now();
+        let reply = c
+            .lease(pb::LeaseRequest {
+                worker_id: id.clone(),
+                max_jobs: 1,
+            })
+            .await
+            .map_err(|s| s.message().to_string())?
+            .into_inner();
+        leases.push(t.elapsed().as_secs_f64() * 1e3);
+        let Some(lease) = reply.leases.into_iter().next() else {
+            break;
+        };
+        let spec: JobSpec = serde_json::from_str(&lease.spec_json).map_err(|e| e.to_string())?;
+        let result_json = {
+            let mut cache = result_cache.lock().unwrap();
+            let result = sweep_worker::noop::run(&spec, spec.noop.as_ref().expect("a no-op sweep"))
+                .map_err(|e| e.to_string())?;
+            let json = serde_json::to_string(&result).map_err(|e| e.to_string())?;
+            *cache = Some(json.clone());
+            json
+        };
+        let t = Instant::now();
+        c.report_result(pb::ReportResultRequest {
+            worker_id: id.clone(),
+            job_key: lease.job_key,
+            attempt: lease.attempt,
+            result_json,
+        })
+        .await
+        .map_err(|s| s.message().to_string())?;
+        reports.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok((leases, reports))
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}

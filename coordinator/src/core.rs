@@ -1,0 +1,264 @@
+//! The one consumer of every state transition: a thread that owns the
+//! store and the in-memory [`State`]. RPC handlers send it commands; it
+//! applies a batch of them, commits all their rows in one transaction
+//! (group commit: one fsync for many results), and only then replies, so
+//! nothing is acknowledged before it is durable.
+//!
+//! If a commit fails, the outcome of the batch is unknown: its callers get
+//! an error and the state is reloaded from the store, which is the truth.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{oneshot, watch};
+
+use crate::error::CoordinatorError;
+use crate::ids::{JobKey, SweepName, WorkerId};
+use crate::state::{Counts, Granted, Job, State, Submitted, Sweep, SweepState, Write};
+use crate::store::{ResultRow, Store};
+
+/// Commands applied in one batch at most.
+const MAX_BATCH: usize = 1024;
+
+pub enum Command {
+    Register {
+        id: WorkerId,
+        name: String,
+    },
+    Lease {
+        worker: WorkerId,
+        max: usize,
+    },
+    Heartbeat {
+        worker: WorkerId,
+        leases: Vec<(JobKey, u32)>,
+    },
+    Result {
+        worker: WorkerId,
+        key: JobKey,
+        attempt: u32,
+        result_json: String,
+    },
+    Failure {
+        worker: WorkerId,
+        key: JobKey,
+        attempt: u32,
+        error: String,
+    },
+    Deregister {
+        worker: WorkerId,
+        hand_back: Vec<(JobKey, u32)>,
+    },
+    Submit {
+        sweep: Sweep,
+        jobs: Vec<Job>,
+    },
+    Status {
+        name: SweepName,
+    },
+    List,
+    Cancel {
+        name: SweepName,
+    },
+    Results {
+        name: SweepName,
+    },
+}
+
+pub enum Reply {
+    Done,
+    Leases(Vec<Granted>),
+    Lost(Vec<(JobKey, u32)>),
+    Accepted(bool),
+    Submitted(Submitted),
+    Status(SweepState, Counts),
+    List(Vec<(SweepName, SweepState, Counts)>),
+    Results(Vec<ResultRow>),
+}
+
+type Envelope = (Command, oneshot::Sender<Result<Reply, CoordinatorError>>);
+
+/// A handle on the core; cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    tx: mpsc::Sender<Envelope>,
+    changes: watch::Receiver<u64>,
+}
+
+impl Core {
+    /// Opens the store, rebuilds the state and starts the core's thread.
+    /// Leases are checked for expiry every `tick`.
+    pub fn start(db: &Path, tick: Duration) -> Result<Core, CoordinatorError> {
+        let store = Store::open(db)
+            .map_err(|e| CoordinatorError::Store(format!("{}: {e}", db.display())))?;
+        let state = store
+            .load(Instant::now())
+            .map_err(|e| CoordinatorError::Store(e.to_string()))?;
+        tracing::info!(db = %db.display(), jobs = state.jobs.len(), sweeps = state.sweeps.len(), "state loaded");
+        let (tx, rx) = mpsc::channel();
+        let (changed, changes) = watch::channel(0);
+        std::thread::Builder::new()
+            .name("coordinator-core".into())
+            .spawn(move || run(store, state, rx, changed, tick))
+            .map_err(|e| CoordinatorError::Store(e.to_string()))?;
+        Ok(Core { tx, changes })
+    }
+
+    pub async fn call(&self, cmd: Command) -> Result<Reply, CoordinatorError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((cmd, reply))
+            .map_err(|_| CoordinatorError::ShuttingDown)?;
+        rx.await.map_err(|_| CoordinatorError::ShuttingDown)?
+    }
+
+    /// Bumped after every committed change.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
+    }
+}
+
+fn run(
+    mut store: Store,
+    mut state: State,
+    rx: mpsc::Receiver<Envelope>,
+    changed: watch::Sender<u64>,
+    tick: Duration,
+) {
+    let mut last_expiry = Instant::now();
+    loop {
+        let mut batch = Vec::new();
+        match rx.recv_timeout(tick) {
+            Ok(first) => batch.push(first),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let now = Instant::now();
+        let mut writes = Vec::new();
+        if now.duration_since(last_expiry) >= tick {
+            writes.extend(state.expire(now));
+            last_expiry = now;
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        for (cmd, reply) in batch {
+            let outcome = apply(&mut state, &store, cmd, now, &mut writes);
+            replies.push((reply, outcome));
+        }
+        if !writes.is_empty() {
+            if let Err(e) = store.commit(&writes) {
+                tracing::error!(error = %e, "commit failed; reloading the state from the store");
+                for (reply, _) in replies {
+                    let _ = reply.send(Err(CoordinatorError::Store(e.to_string())));
+                }
+                match store.load(Instant::now()) {
+                    Ok(reloaded) => state = reloaded,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reload the state; stopping");
+                        return;
+                    }
+                }
+                continue;
+            }
+            changed.send_modify(|v| *v += 1);
+        }
+        for (reply, outcome) in replies {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+fn apply(
+    state: &mut State,
+    store: &Store,
+    cmd: Command,
+    now: Instant,
+    writes: &mut Vec<Write>,
+) -> Result<Reply, CoordinatorError> {
+    Ok(match cmd {
+        Command::Register { id, name } => {
+            writes.extend(state.register(id, name));
+            Reply::Done
+        }
+        Command::Lease { worker, max } => {
+            let (granted, w) = state.lease(&worker, max, now)?;
+            writes.extend(w);
+            Reply::Leases(granted)
+        }
+        Command::Heartbeat { worker, leases } => {
+            Reply::Lost(state.heartbeat(&worker, &leases, now)?)
+        }
+        Command::Result {
+            worker,
+            key,
+            attempt,
+            result_json,
+        } => {
+            let (accepted, w) = state.report_result(&worker, &key, attempt, result_json);
+            if !accepted {
+                tracing::info!(job = %key, %worker, attempt, "duplicate or stale result ignored");
+            }
+            writes.extend(w);
+            Reply::Accepted(accepted)
+        }
+        Command::Failure {
+            worker,
+            key,
+            attempt,
+            error,
+        } => {
+            let (accepted, w) = state.report_failure(&worker, &key, attempt, error.clone());
+            if accepted {
+                tracing::warn!(job = %key, %worker, attempt, %error, "job failed");
+            }
+            writes.extend(w);
+            Reply::Accepted(accepted)
+        }
+        Command::Deregister { worker, hand_back } => {
+            writes.extend(state.deregister(&worker, &hand_back));
+            Reply::Done
+        }
+        Command::Submit { sweep, jobs } => {
+            let (submitted, w) = state.submit(sweep, jobs);
+            writes.extend(w);
+            Reply::Submitted(submitted)
+        }
+        Command::Status { name } => {
+            let (s, c) = state.counts(&name)?;
+            Reply::Status(s, c)
+        }
+        Command::List => Reply::List(
+            state
+                .sweeps
+                .keys()
+                .map(|name| {
+                    let (s, c) = state.counts(name).expect("listed sweeps exist");
+                    (name.clone(), s, c)
+                })
+                .collect(),
+        ),
+        Command::Cancel { name } => {
+            writes.extend(state.cancel(&name)?);
+            let (s, c) = state.counts(&name)?;
+            Reply::Status(s, c)
+        }
+        Command::Results { name } => {
+            let keys = state
+                .sweeps
+                .get(&name)
+                .map(|s| s.keys.clone())
+                .ok_or(crate::state::StateError::UnknownSweep(name))?;
+            Reply::Results(
+                store
+                    .results(&keys)
+                    .map_err(|e| CoordinatorError::Store(e.to_string()))?,
+            )
+        }
+    })
+}

@@ -1,0 +1,42 @@
+//! The coordinator's one error type, mapped to gRPC status codes in one place.
+
+use crate::state::StateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("{0}")]
+    InvalidSweep(String),
+    #[error("protocol version {got} is not supported; this coordinator speaks version {want}")]
+    ProtocolMismatch { got: u32, want: u32 },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("no dataset file with sha256 {0}")]
+    UnknownFile(String),
+    #[error("the coordinator's store failed: {0}")]
+    Store(String),
+    #[error("the coordinator is shutting down")]
+    ShuttingDown,
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+}
+
+impl From<CoordinatorError> for tonic::Status {
+    fn from(e: CoordinatorError) -> Self {
+        let message = e.to_string();
+        match e {
+            CoordinatorError::InvalidSweep(_) | CoordinatorError::BadRequest(_) => {
+                tonic::Status::invalid_argument(message)
+            }
+            CoordinatorError::ProtocolMismatch { .. } => {
+                tonic::Status::failed_precondition(message)
+            }
+            CoordinatorError::State(StateError::UnknownWorker(_)) => {
+                tonic::Status::not_found(message)
+            }
+            CoordinatorError::State(StateError::UnknownSweep(_))
+            | CoordinatorError::UnknownFile(_) => tonic::Status::not_found(message),
+            CoordinatorError::Store(_) => tonic::Status::internal(message),
+            CoordinatorError::ShuttingDown => tonic::Status::unavailable(message),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! `coordinator`: serve sweeps to workers, run a whole sweep locally, or
+//! talk to a running coordinator.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use sweep_coordinator::{bench, run, server, user};
+use sweep_proto as pb;
+
+#[derive(Parser)]
+#[command(
+    name = "coordinator",
+    version,
+    about = "Distributed sweeps of joint black-box + explanation training"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a whole sweep on this machine: the coordinator and N local workers in one process.
+    Run(RunArgs),
+    /// Serve sweeps to workers over gRPC until SIGTERM.
+    Serve(ServeArgs),
+    /// Submit (or extend) a sweep file to a running coordinator.
+    Submit {
+        sweep: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Show a sweep's progress (or follow it with --watch).
+    Status {
+        name: String,
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Cancel a sweep's remaining jobs.
+    Cancel {
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// List the sweeps a coordinator knows.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Write a sweep's results as JSON lines.
+    Results {
+        name: String,
+        #[arg(long, default_value = "results.jsonl")]
+        out: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Load benchmark: M simulated workers doing lease → report of no-op jobs.
+    Bench {
+        #[arg(long, default_value_t = 100)]
+        workers: usize,
+        #[arg(long, default_value_t = 20000)]
+        jobs: usize,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The sweep file.
+    sweep: PathBuf,
+    /// Local workers, one job each [default: the number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Output directory [default: results/<sweep name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where the paper datasets are [default: $SWEEP_DATA_DIR, ./datasets, ../shared/datasets].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    listen: String,
+    /// The durable state.
+    #[arg(long, default_value = "coordinator/state.db")]
+    db: PathBuf,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A file holding the shared-secret token [default: $SWEEP_TOKEN]; required off loopback.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// How often lease deadlines are checked, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    tick_ms: u64,
+}
+
+#[derive(Args)]
+struct Conn {
+    /// The coordinator [default: $SWEEP_COORDINATOR or http://127.0.0.1:7070].
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// A file holding the token [default: $SWEEP_TOKEN].
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+impl Conn {
+    async fn connect(&self) -> Result<pb::Client, String> {
+        let endpoint = self
+            .endpoint
+            .clone()
+            .or_else(|| std::env::var("SWEEP_COORDINATOR").ok())
+            .unwrap_or_else(|| "http://127.0.0.1:7070".into());
+        pb::connect(&endpoint, token(&self.token_file)?.as_deref()).await
+    }
+}
+
+fn token(file: &Option<PathBuf>) -> Result<Option<String>, String> {
+    match file {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|t| Some(t.trim().to_string()))
+            .map_err(|e| format!("{}: {e}", path.display())),
+        None => Ok(std::env::var("SWEEP_TOKEN").ok().filter(|t| !t.is_empty())),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn data_dir(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(sweep_worker::data::default_data_dir)
+}
+
+async fn dispatch(command: Command) -> Result<(), String> {
+    match command {
+        Command::Run(args) => {
+            let workers = args
+                .workers
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                })
+                .max(1);
+            let opts = run::RunOptions {
+                sweep: args.sweep,
+                workers,
+                out: args.out,
+                data_dir: data_dir(args.data_dir),
+            };
+            run::run(opts, stop_signal()).await
+        }
+        Command::Serve(args) => {
+            let listener = tokio::net::TcpListener::bind(&args.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            println!("coordinator listening on http://{addr}");
+            let config = server::ServerConfig {
+                db: args.db,
+                data_dir: data_dir(args.data_dir),
+                token: token(&args.token_file)?,
+                tick: Duration::from_millis(args.tick_ms.max(10)),
+            };
+            server::serve(listener, config, async {
+                stop_signal().await;
+                tracing::info!("stop requested: draining in-flight calls");
+            })
+            .await
+            .map_err(|e| e.to_string())
+        }
+        Command::Submit { sweep, conn } => {
+            let r = user::submit(&mut conn.connect().await?, &sweep).await?;
+            println!(
+                "sweep {}: {} jobs, {} already done, {} to run",
+                r.name, r.jobs, r.already_done, r.to_run
+            );
+            Ok(())
+        }
+        Command::Status { name, watch, conn } => {
+            let mut c = conn.connect().await?;
+            if watch {
+                let mut stream = c
+                    .watch_sweep(pb::SweepRef { name })
+                    .await
+                    .map_err(|s| s.message().to_string())?
+                    .into_inner();
+                while let Some(s) = stream
+                    .message()
+                    .await
+                    .map_err(|s| s.message().to_string())?
+                {
+                    println!("{}", user::describe(&s));
+                }
+            } else {
+                let s = c
+                    .sweep_status(pb::SweepRef { name })
+                    .await
+                    .map_err(|s| s.message().to_string())?
+                    .into_inner();
+                println!("{}", user::describe(&s));
+            }
+            Ok(())
+        }
+        Command::Cancel { name, conn } => {
+            let s = conn
+                .connect()
+                .await?
+                .cancel_sweep(pb::SweepRef { name })
+                .await
+                .map_err(|s| s.message().to_string())?;
+            println!("{}", user::describe(s.get_ref()));
+            Ok(())
+        }
+        Command::List { conn } => {
+            let all = conn
+                .connect()
+                .await?
+                .list_sweeps(pb::ListSweepsRequest {})
+                .await
+                .map_err(|s| s.message().to_string())?;
+            for s in &all.get_ref().sweeps {
+                println!("{}", user::describe(s));
+            }
+            Ok(())
+        }
+        Command::Results { name, out, conn } => {
+            let n = user::export_results(&mut conn.connect().await?, &name, &out).await?;
+            println!("{n} results written to {}", out.display());
+            Ok(())
+        }
+        Command::Bench { workers, jobs } => {
+            let r = bench::bench(workers.max(1), jobs.max(1)).await?;
+            println!("{}", serde_json::to_string(&r).expect("serialisable"));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! `coordinator run`: a whole sweep on one machine, in one process — the
+//! coordinator on a loopback port, N local workers, a progress bar, and the
+//! results written under the output directory with the database, so a
+//! second run of the same file resumes where the first stopped.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sweep_proto as pb;
+use sweep_worker::agent::{self, AgentConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::server::{serve, ServerConfig};
+use crate::user;
+
+pub struct RunOptions {
+    pub sweep: PathBuf,
+    pub workers: usize,
+    pub out: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+pub async fn run(
+    opts: RunOptions,
+    interrupted: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(&opts.sweep)
+        .map_err(|e| format!("{}: {e}", opts.sweep.display()))?;
+    let name = user::sweep_name(&text, &opts.sweep.display().to_string())?;
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(&name));
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let endpoint = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let (stop_server, server_stopped) = watch::channel(false);
+    let config = ServerConfig {
+        db: out.join("state.db"),
+        data_dir: opts.data_dir.clone(),
+        token: None,
+        tick: Duration::from_millis(100),
+    };
+    let server = tokio::spawn(async move {
+        let mut stopped = server_stopped;
+        serve(listener, config, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
+    });
+
+    let mut client = connect_soon(&endpoint).await?;
+    let submitted = user::submit(&mut client, &opts.sweep).await?;
+    eprintln!(
+        "sweep {}: {} jobs, {} already done, {} to run on {} local workers",
+        submitted.name, submitted.jobs, submitted.already_done, submitted.to_run, opts.workers
+    );
+
+    let started = Instant::now();
+    let (stop_workers, workers_stop) = watch::channel(false);
+    let mut workers = Vec::new();
+    for i in 0..opts.workers {
+        let config = AgentConfig {
+            endpoint: endpoint.clone(),
+            token: None,
+            slots: 1,
+            name: format!("local-{i}"),
+            // The local workers read the coordinator's own data directory.
+            cache_dir: opts.data_dir.clone(),
+            idle_poll: Duration::from_millis(50),
+        };
+        let mut stop = workers_stop.clone();
+        workers.push(tokio::spawn(async move {
+            agent::run(
+                config,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+                std::future::pending(),
+            )
+            .await
+        }));
+    }
+
+    let finished = watch_progress(&mut client, &submitted.name, submitted.jobs);
+    tokio::pin!(interrupted);
+    let status = tokio::select! {
+        s = finished => Some(s?),
+        _ = &mut interrupted => None,
+    };
+    let wall = started.elapsed();
+    let _ = stop_workers.send(true);
+    for w in workers {
+        if let Ok(Err(e)) = w.await {
+            eprintln!("a local worker stopped: {e}");
+        }
+    }
+
+    let results = out.join("results.jsonl");
+    let n = user::export_results(&mut client, &submitted.name, &results).await?;
+    let _ = stop_server.send(true);
+    server
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    match status {
+        Some(s) => {
+            eprintln!("{}", user::describe(&s));
+            eprintln!(
+                "ran {} jobs in {:.1} s; results: {} ({} rows); state: {}",
+                submitted.to_run,
+                wall.as_secs_f64(),
+                results.display(),
+                n,
+                out.join("state.db").display()
+            );
+            if s.failed > 0 {
+                return Err(format!(
+                    "{} jobs failed; `coordinator run` again retries them",
+                    s.failed
+                ));
+            }
+            Ok(())
+        }
+        None => {
+            eprintln!(
+                "interrupted: {n} results kept in {}; run the same command again to resume",
+                out.display()
+            );
+            Err("interrupted".into())
+        }
+    }
+}
+
+/// Connects to the in-process server, which is listening already.
+async fn connect_soon(endpoint: &str) -> Result<pb::Client, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match pb::connect(endpoint, None).await {
+            Ok(c) => return Ok(c),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Shows done / running / failed with an ETA until the sweep ends.
+async fn watch_progress(
+    client: &mut pb::Client,
+    name: &str,
+    total: u32,
+) -> Result<pb::SweepStatusReply, String> {
+    let bar = ProgressBar::new(u64::from(total)).with_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg} eta {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let mut stream = client
+        .watch_sweep(pb::SweepRef {
+            name: name.to_string(),
+        })
+        .await
+        .map_err(|s| s.message().to_string())?
+        .into_inner();
+    let mut last = None;
+    while let Some(s) = stream
+        .message()
+        .await
+        .map_err(|s| s.message().to_string())?
+    {
+        bar.set_position(u64::from(s.done + s.failed + s.cancelled));
+        bar.set_message(format!(
+            "done {} · running {} · failed {}",
+            s.done, s.running, s.failed
+        ));
+        last = Some(s);
+    }
+    bar.finish_and_clear();
+    last.ok_or_else(|| "the coordinator closed the progress stream".to_string())
+}

@@ -1,0 +1,61 @@
+//! Starting and stopping the coordinator: `serve(listener, config, shutdown)`.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sweep_proto::coordinator_server::CoordinatorServer;
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+
+use crate::core::Core;
+use crate::error::CoordinatorError;
+use crate::service::Service;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The SQLite database: the coordinator's durable state.
+    pub db: PathBuf,
+    /// Where the paper datasets are, to serve them to workers.
+    pub data_dir: PathBuf,
+    /// The shared secret every RPC must carry; required off loopback.
+    pub token: Option<String>,
+    /// How often lease deadlines are checked.
+    pub tick: Duration,
+}
+
+/// Serves until `shutdown` completes, then drains in-flight calls.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), CoordinatorError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CoordinatorError::BadRequest(e.to_string()))?;
+    if !addr.ip().is_loopback() && config.token.is_none() {
+        return Err(CoordinatorError::BadRequest(format!(
+            "refusing to listen on {addr} without a token: set SWEEP_TOKEN or --token-file"
+        )));
+    }
+    if let Some(parent) = config.db.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| CoordinatorError::Store(format!("{}: {e}", parent.display())))?;
+    }
+    let core = Core::start(&config.db, config.tick)?;
+    let service = Service::new(core, config.data_dir.clone());
+    let token = config.token.clone();
+    let server = tonic::service::interceptor::InterceptedService::new(
+        CoordinatorServer::new(service).max_decoding_message_size(64 * 1024 * 1024),
+        move |req| crate::auth::check(req, token.as_deref()),
+    );
+    tracing::info!(%addr, db = %config.db.display(), "coordinator listening");
+    tonic::transport::Server::builder()
+        .add_service(server)
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await
+        .map_err(|e| CoordinatorError::BadRequest(e.to_string()))
+}

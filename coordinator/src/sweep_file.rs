@@ -1,0 +1,355 @@
+//! The sweep file: a versioned TOML description of datasets × objectives ×
+//! α values × seeds with training settings, and its expansion into jobs.
+//!
+//! ```toml
+//! version = 1
+//! name = "quickstart"
+//! datasets = ["friedman1", "moons"]
+//! objectives = ["stl", "mtl"]
+//! alphas = [0.1, 0.5, 0.9]        # or { start = 0.1, stop = 0.9, step = 0.1 }
+//! seeds = 3                       # or [0, 1, 2]
+//! retry_limit = 3
+//! lease_timeout_secs = 60
+//!
+//! [training]                      # overrides of method.md's defaults
+//! max_epochs = 20
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use sweep_shared::{DatasetName, JobSpec, NoopJob, Objective, TrainSettings};
+use sweep_worker::data;
+
+use crate::ids::{JobKey, SweepName};
+use crate::state::{Job, JobState, NeededFile, Sweep, SweepState};
+
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    pub version: u32,
+    pub name: String,
+    pub datasets: Vec<DatasetName>,
+    pub objectives: Vec<Objective>,
+    #[serde(default)]
+    pub alphas: Option<toml::Value>,
+    pub seeds: toml::Value,
+    #[serde(default = "default_retry_limit")]
+    pub retry_limit: u32,
+    #[serde(default = "default_lease_timeout")]
+    pub lease_timeout_secs: f64,
+    #[serde(default)]
+    pub training: TrainSettings,
+    /// The no-op job kind (tests and benchmarks): no training, a sleep.
+    #[serde(default)]
+    pub noop: Option<NoopJob>,
+}
+
+fn default_retry_limit() -> u32 {
+    3
+}
+
+fn default_lease_timeout() -> f64 {
+    60.0
+}
+
+/// A validated sweep, ready to expand.
+#[derive(Debug, Clone)]
+pub struct SweepPlan {
+    pub file: SweepFile,
+    pub alphas: Vec<f64>,
+    pub seeds: Vec<u64>,
+    pub text: String,
+}
+
+/// Parses and validates a sweep file; errors name `source` and the field.
+pub fn parse(text: &str, source: &str) -> Result<SweepPlan, String> {
+    let file: SweepFile = toml::from_str(text).map_err(|e| format!("{source}: {e}"))?;
+    let at = |msg: String| format!("{source}: {msg}");
+    if file.version != VERSION {
+        return Err(at(format!(
+            "version: {} is not supported; this coordinator reads version {VERSION}",
+            file.version
+        )));
+    }
+    if file.name.is_empty()
+        || !file
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(at(format!(
+            "name: `{}` must be non-empty letters, digits, `-`, `_` or `.`",
+            file.name
+        )));
+    }
+    if file.datasets.is_empty() {
+        return Err(at("datasets: at least one dataset is needed".into()));
+    }
+    if file.objectives.is_empty() {
+        return Err(at("objectives: at least one of stl, mtl is needed".into()));
+    }
+    let alphas = match &file.alphas {
+        None => vec![],
+        Some(v) => alpha_grid(v).map_err(at)?,
+    };
+    if file.objectives.contains(&Objective::Mtl) && alphas.is_empty() {
+        return Err(at("alphas: objective mtl needs at least one α".into()));
+    }
+    for (i, &a) in alphas.iter().enumerate() {
+        if !(a > 0.0 && a < 1.0) {
+            return Err(at(format!("alphas[{i}]: {a} is outside (0, 1)")));
+        }
+    }
+    let seeds = seed_list(&file.seeds).map_err(at)?;
+    file.training
+        .validate()
+        .map_err(|e| at(format!("training.{e}")))?;
+    if file.retry_limit == 0 {
+        return Err(at("retry_limit: must be at least 1".into()));
+    }
+    if !(file.lease_timeout_secs > 0.0 && file.lease_timeout_secs.is_finite()) {
+        return Err(at(format!(
+            "lease_timeout_secs: must be positive, got {}",
+            file.lease_timeout_secs
+        )));
+    }
+    Ok(SweepPlan {
+        file,
+        alphas,
+        seeds,
+        text: text.to_string(),
+    })
+}
+
+/// A list of α values, or `{ start, stop, step }` (stop included).
+fn alpha_grid(v: &toml::Value) -> Result<Vec<f64>, String> {
+    let number = |v: &toml::Value, what: &str| {
+        v.as_float()
+            .or_else(|| v.as_integer().map(|i| i as f64))
+            .ok_or_else(|| format!("{what}: expected a number, got {v}"))
+    };
+    let values = match v {
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| number(x, &format!("alphas[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?,
+        toml::Value::Table(t) => {
+            for k in t.keys() {
+                if !["start", "stop", "step"].contains(&k.as_str()) {
+                    return Err(format!(
+                        "alphas.{k}: unknown field; expected start, stop, step"
+                    ));
+                }
+            }
+            let get = |k: &str| {
+                t.get(k)
+                    .ok_or_else(|| format!("alphas.{k}: missing"))
+                    .and_then(|v| number(v, &format!("alphas.{k}")))
+            };
+            let (start, stop, step) = (get("start")?, get("stop")?, get("step")?);
+            if !(step > 0.0) || stop < start {
+                return Err(format!(
+                    "alphas: need step > 0 and stop ≥ start, got {start}..{stop} by {step}"
+                ));
+            }
+            let n = ((stop - start) / step + 1e-9).floor() as usize + 1;
+            // Rounded so that 0.1 + 2·0.1 is 0.3, as the user wrote it.
+            (0..n)
+                .map(|i| ((start + i as f64 * step) * 1e9).round() / 1e9)
+                .collect()
+        }
+        other => {
+            return Err(format!(
+                "alphas: expected a list or {{ start, stop, step }}, got {other}"
+            ))
+        }
+    };
+    let mut seen = values.clone();
+    seen.sort_by(f64::total_cmp);
+    if seen.windows(2).any(|w| w[0] == w[1]) {
+        return Err("alphas: a value is listed twice".into());
+    }
+    Ok(values)
+}
+
+/// A count (`seeds = 5` is 0..5) or a list.
+fn seed_list(v: &toml::Value) -> Result<Vec<u64>, String> {
+    let seeds = match v {
+        toml::Value::Integer(n) if *n >= 1 => (0..*n as u64).collect(),
+        toml::Value::Integer(_) => return Err("seeds: must be at least 1".into()),
+        toml::Value::Array(items) if items.is_empty() => {
+            return Err("seeds: must be at least 1".into())
+        }
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_integer()
+                    .filter(|s| *s >= 0)
+                    .map(|s| s as u64)
+                    .ok_or_else(|| format!("seeds[{i}]: expected a non-negative integer, got {x}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        other => {
+            return Err(format!(
+                "seeds: expected a count or a list of integers, got {other}"
+            ))
+        }
+    };
+    let mut seen = seeds.clone();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != seeds.len() {
+        return Err("seeds: a seed is listed twice".into());
+    }
+    Ok(seeds)
+}
+
+impl SweepPlan {
+    /// The jobs: one per (dataset, objective, α, seed), the STL cell once per
+    /// (dataset, seed). Paper datasets must be present and intact in
+    /// `data_dir`, which serves them to workers; no-op sweeps need no data.
+    pub fn expand(&self, data_dir: &Path) -> Result<(Sweep, Vec<Job>), String> {
+        let f = &self.file;
+        let mut jobs = Vec::new();
+        for &dataset in &f.datasets {
+            let mut files = Vec::new();
+            if f.noop.is_none() && !dataset.is_builtin() {
+                for file in data::files::files(dataset) {
+                    data::read_verified(data_dir, file)
+                        .map_err(|e| format!("dataset {dataset}: {e}"))?;
+                    files.push(NeededFile {
+                        path: file.path.to_string(),
+                        sha256: file.sha256.to_string(),
+                        bytes: file.bytes,
+                    });
+                }
+            }
+            let identity = data::files_identity(dataset);
+            for &objective in &f.objectives {
+                let alphas: Vec<Option<f64>> = match objective {
+                    Objective::Stl => vec![None],
+                    Objective::Mtl => self.alphas.iter().map(|&a| Some(a)).collect(),
+                };
+                for alpha in alphas {
+                    for &seed in &self.seeds {
+                        let spec = JobSpec {
+                            dataset,
+                            objective,
+                            alpha,
+                            seed,
+                            settings: f.training.clone(),
+                            noop: f.noop.clone(),
+                        };
+                        spec.validate()
+                            .map_err(|e| format!("job {}: {e}", spec.label()))?;
+                        jobs.push(Job {
+                            key: JobKey(spec.key(&identity)),
+                            spec_json: serde_json::to_string(&spec).expect("a spec serialises"),
+                            files: files.clone(),
+                            state: JobState::Queued,
+                            attempts: 0,
+                            retry_limit: f.retry_limit,
+                            lease_timeout: Duration::from_secs_f64(f.lease_timeout_secs),
+                        });
+                    }
+                }
+            }
+        }
+        let sweep = Sweep {
+            name: SweepName(f.name.clone()),
+            toml: self.text.clone(),
+            state: SweepState::Running,
+            keys: jobs.iter().map(|j| j.key.clone()).collect(),
+        };
+        Ok((sweep, jobs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+version = 1
+name = "t"
+datasets = ["friedman1", "moons"]
+objectives = ["stl", "mtl"]
+alphas = { start = 0.1, stop = 0.9, step = 0.1 }
+seeds = 5
+[training]
+max_epochs = 3
+"#;
+
+    #[test]
+    fn expansion_has_one_job_per_cell_and_stl_once_per_seed() {
+        let plan = parse(GOOD, "good.toml").unwrap();
+        assert_eq!(plan.alphas, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+        let (sweep, jobs) = plan.expand(Path::new("/nonexistent")).unwrap();
+        // 2 datasets × (5 STL + 9 α × 5 seeds).
+        assert_eq!(jobs.len(), 2 * (5 + 45));
+        let mut keys = sweep.keys.clone();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), jobs.len(), "keys are distinct");
+        let spec: JobSpec = serde_json::from_str(&jobs[0].spec_json).unwrap();
+        assert_eq!(spec.settings.max_epochs, 3);
+        // The same file expands to the same keys.
+        let (again, _) = parse(GOOD, "good.toml")
+            .unwrap()
+            .expand(Path::new("/nonexistent"))
+            .unwrap();
+        assert_eq!(again.keys, sweep.keys);
+    }
+
+    fn error(text: &str) -> String {
+        parse(text, "bad.toml").unwrap_err()
+    }
+
+    #[test]
+    fn bad_files_name_the_field() {
+        let e = error(&GOOD.replace(
+            "start = 0.1, stop = 0.9, step = 0.1",
+            "start = 0.5, stop = 1.5, step = 0.5",
+        ));
+        assert_eq!(e, "bad.toml: alphas[2]: 1.5 is outside (0, 1)");
+        let e = error(&GOOD.replace("\"moons\"", "\"mnist\""));
+        assert!(
+            e.starts_with("bad.toml: ") && e.contains("unknown dataset `mnist`"),
+            "{e}"
+        );
+        assert_eq!(
+            error(&GOOD.replace("seeds = 5", "seeds = 0")),
+            "bad.toml: seeds: must be at least 1"
+        );
+        let e = error(&GOOD.replace("seeds = 5", "seeds = 5\nsedes = 2"));
+        assert!(
+            e.contains("unknown field `sedes`") && e.contains("line 8"),
+            "{e}"
+        );
+        let e = error(&GOOD.replace("max_epochs = 3", "max_epochs = 0"));
+        assert_eq!(e, "bad.toml: training.max_epochs: must be at least 1");
+        let e = error(&GOOD.replace("version = 1", "version = 2"));
+        assert!(e.contains("version: 2 is not supported"), "{e}");
+        let e = error(&GOOD.replace("[training]", "lease_timeout_secs = -1\n[training]"));
+        assert!(e.contains("lease_timeout_secs: must be positive"), "{e}");
+    }
+
+    #[test]
+    fn paper_datasets_must_be_present_to_be_served() {
+        let text = GOOD.replace("\"friedman1\", \"moons\"", "\"wine\"");
+        let e = parse(&text, "p.toml")
+            .unwrap()
+            .expand(Path::new("/nonexistent"))
+            .unwrap_err();
+        assert!(
+            e.starts_with("dataset wine: /nonexistent/wine-quality/winequality-red.csv"),
+            "{e}"
+        );
+    }
+}

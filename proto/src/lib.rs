@@ -1,0 +1,56 @@
+//! The gRPC service of `sweep.proto`, generated at build time.
+
+#![allow(clippy::all)]
+
+tonic::include_proto!("sweep.v1");
+
+/// Bumped on every incompatible change of the service; a worker of another
+/// version is refused at registration.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A client that attaches the shared-secret token to every call.
+pub type Client = coordinator_client::CoordinatorClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Token>,
+>;
+
+/// Adds `authorization: Bearer <token>` to outgoing calls when a token is set.
+#[derive(Clone, Default)]
+pub struct Token(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Token {
+    pub fn new(token: Option<&str>) -> Result<Token, String> {
+        token
+            .map(|t| {
+                format!("Bearer {t}")
+                    .parse()
+                    .map_err(|_| "the token must be printable ASCII".to_string())
+            })
+            .transpose()
+            .map(Token)
+    }
+}
+
+impl tonic::service::Interceptor for Token {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// Connects to a coordinator at `endpoint` (`http://host:port`).
+pub async fn connect(endpoint: &str, token: Option<&str>) -> Result<Client, String> {
+    let token = Token::new(token)?;
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
+        .map_err(|e| format!("{endpoint}: {e}"))?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach the coordinator at {endpoint}: {e}"))?;
+    Ok(
+        coordinator_client::CoordinatorClient::with_interceptor(channel, token)
+            .max_decoding_message_size(64 * 1024 * 1024),
+    )
+}

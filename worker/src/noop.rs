@@ -1,0 +1,50 @@
+//! The no-op job kind: a sleep and a fake result derived from a hash of the
+//! spec. It exercises everything around training (leases, retries, result
+//! storage, reports) at any speed, for tests and load benchmarks.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sweep_shared::{Explanation, JobResult, JobSpec, Metrics, NoopJob, Task, CODE_VERSION};
+
+use crate::job::JobError;
+
+pub fn run(spec: &JobSpec, noop: &NoopJob) -> Result<JobResult, JobError> {
+    std::thread::sleep(Duration::from_millis(noop.sleep_ms));
+    if let Some(error) = &noop.fail_with {
+        return Err(JobError::Injected(error.clone()));
+    }
+    let digest = Sha256::digest(serde_json::to_vec(spec).expect("a spec serialises"));
+    // Eight numbers in [0, 1) from the digest.
+    let u: Vec<f64> = digest
+        .chunks(4)
+        .map(|c| f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])) / 4_294_967_296.0)
+        .collect();
+    let shift = noop.metric_shift;
+    let regression = spec.dataset.task() == Task::Regression;
+    let metrics = Metrics {
+        mse: regression.then(|| 0.2 + 0.1 * u[0] + shift),
+        r2: regression.then(|| 0.8 - 0.1 * u[0] - shift),
+        accuracy: (!regression).then(|| 0.8 + 0.1 * u[0] - shift),
+        f1: (!regression).then(|| 0.7 + 0.1 * u[1] - shift),
+        gf: 0.01 * u[2] * spec.alpha.unwrap_or(1.0) + shift,
+        gnf: 0.01 * u[3] + shift,
+        r2_fg: 0.9 + 0.1 * u[4] - shift,
+        gnf_points: 100,
+        epochs: 1 + (u[5] * 10.0) as usize,
+        final_lr: spec.settings.learning_rate,
+        train_seconds: noop.sleep_ms as f64 / 1000.0,
+        eval_seconds: 0.0,
+    };
+    Ok(JobResult {
+        spec: spec.clone(),
+        metrics,
+        explanation: Explanation {
+            features: vec!["x1".into(), "x2".into()],
+            coefficients: vec![u[6] - 0.5, u[7] - 0.5],
+            intercept: 0.0,
+        },
+        dataset_sha256: String::new(),
+        code_version: CODE_VERSION.to_string(),
+    })
+}
