@@ -2,7 +2,14 @@
 //! store and the in-memory [`State`]. RPC handlers send it commands; it
 //! applies a batch of them, commits all their rows in one transaction
 //! (group commit: one fsync for many results), and only then replies, so
-//! nothing is acknowledged before it is durable.
+//! nothing that must survive is acknowledged before it is durable.
+//!
+//! Leases, heartbeats, registrations and expiries are the exception: their
+//! rows ride along with the next batch's transaction (or are committed
+//! when the core is idle for a tick). Losing one to a crash only means a
+//! job runs again, and its result is the same (results are keyed by job,
+//! so never stored twice); an fsync per lease would put a disk flush on
+//! every job's critical path.
 //!
 //! If a commit fails, the outcome of the batch is unknown: its callers get
 //! an error and the state is reloaded from the store, which is the truth.
@@ -66,6 +73,20 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the reply must wait until the command's rows are on disk.
+    fn must_be_durable_before_reply(&self) -> bool {
+        !matches!(
+            self,
+            Command::Register { .. }
+                | Command::Lease { .. }
+                | Command::Heartbeat { .. }
+                | Command::Status { .. }
+                | Command::List
+        )
+    }
+}
+
 pub enum Reply {
     Done,
     Leases(Vec<Granted>),
@@ -127,13 +148,23 @@ fn run(
     tick: Duration,
 ) {
     let mut last_expiry = Instant::now();
+    // Rows not yet committed whose replies have gone out (see the module doc).
+    let mut writes: Vec<Write> = Vec::new();
     loop {
         let mut batch = Vec::new();
-        match rx.recv_timeout(tick) {
-            Ok(first) => batch.push(first),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
+        let idle = match rx.recv_timeout(tick) {
+            Ok(first) => {
+                batch.push(first);
+                false
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => true,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if let Err(e) = store.commit(&writes) {
+                    tracing::error!(error = %e, "final commit failed");
+                }
+                break;
+            }
+        };
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(next) => batch.push(next),
@@ -141,17 +172,25 @@ fn run(
             }
         }
         let now = Instant::now();
-        let mut writes = Vec::new();
+        let before = writes.len();
         if now.duration_since(last_expiry) >= tick {
             writes.extend(state.expire(now));
             last_expiry = now;
         }
         let mut replies = Vec::with_capacity(batch.len());
+        let mut durable_first = false;
         for (cmd, reply) in batch {
+            durable_first |= cmd.must_be_durable_before_reply();
             let outcome = apply(&mut state, &store, cmd, now, &mut writes);
             replies.push((reply, outcome));
         }
-        if !writes.is_empty() {
+        let changed_state = writes.len() > before;
+        if !durable_first {
+            for (reply, outcome) in replies.drain(..) {
+                let _ = reply.send(outcome);
+            }
+        }
+        if !writes.is_empty() && (durable_first || idle || writes.len() >= MAX_BATCH) {
             if let Err(e) = store.commit(&writes) {
                 tracing::error!(error = %e, "commit failed; reloading the state from the store");
                 for (reply, _) in replies {
@@ -164,8 +203,12 @@ fn run(
                         return;
                     }
                 }
+                writes.clear();
                 continue;
             }
+            writes.clear();
+        }
+        if changed_state {
             changed.send_modify(|v| *v += 1);
         }
         for (reply, outcome) in replies {

@@ -37,6 +37,9 @@ enum Command {
         name: String,
         #[arg(long)]
         watch: bool,
+        /// One JSON object per status instead of a sentence.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         conn: Conn,
     },
@@ -132,13 +135,20 @@ fn token(file: &Option<PathBuf>) -> Result<Option<String>, String> {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `run` shows a progress bar: only warnings by default, so logs do not bury it.
+    let default = if matches!(cli.command, Command::Run(_)) {
+        "warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     match runtime.block_on(dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -208,7 +218,19 @@ async fn dispatch(command: Command) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Status { name, watch, conn } => {
+        Command::Status {
+            name,
+            watch,
+            json,
+            conn,
+        } => {
+            let show = |s: &pb::SweepStatusReply| {
+                if json {
+                    user::status_json(s)
+                } else {
+                    user::describe(s)
+                }
+            };
             let mut c = conn.connect().await?;
             if watch {
                 let mut stream = c
@@ -221,7 +243,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
                     .await
                     .map_err(|s| s.message().to_string())?
                 {
-                    println!("{}", user::describe(&s));
+                    println!("{}", show(&s));
                 }
             } else {
                 let s = c
@@ -229,7 +251,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
                     .await
                     .map_err(|s| s.message().to_string())?
                     .into_inner();
-                println!("{}", user::describe(&s));
+                println!("{}", show(&s));
             }
             Ok(())
         }

@@ -612,8 +612,9 @@ mod tests {
         assert!(s.expire(now + Duration::from_secs(15)).is_empty());
         // Not renewed: expired, back in the queue, then leased by w2 as attempt 2.
         assert_eq!(s.expire(now + Duration::from_secs(20)).len(), 1);
-        let (granted, _) = s.lease(&w2, 1, now + Duration::from_secs(20)).unwrap();
-        assert_eq!((granted[0].key.0.as_str(), granted[0].attempt), ("a", 2));
+        // Re-queued jobs go to the back, behind b.
+        let (granted, _) = s.lease(&w2, 2, now + Duration::from_secs(20)).unwrap();
+        assert_eq!((granted[1].key.0.as_str(), granted[1].attempt), ("a", 2));
         assert_eq!(
             s.heartbeat(&w1, &[("a".into(), 1)], now).unwrap(),
             vec![("a".into(), 1)]
@@ -711,10 +712,10 @@ mod tests {
         let (state, c) = s.counts(&"s".into()).unwrap();
         assert_eq!((state, c.cancelled), (SweepState::Cancelled, 2));
         assert!(s.lease(&w1, 5, Instant::now()).unwrap().0.is_empty());
-        assert_eq!(
+        assert!(matches!(
             s.cancel(&"nope".into()),
-            Err(StateError::UnknownSweep("nope".into()))
-        );
+            Err(StateError::UnknownSweep(_))
+        ));
     }
 
     #[test]

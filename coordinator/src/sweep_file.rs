@@ -152,7 +152,7 @@ fn alpha_grid(v: &toml::Value) -> Result<Vec<f64>, String> {
                     .and_then(|v| number(v, &format!("alphas.{k}")))
             };
             let (start, stop, step) = (get("start")?, get("stop")?, get("step")?);
-            if !(step > 0.0) || stop < start {
+            if step.is_nan() || step <= 0.0 || stop < start {
                 return Err(format!(
                     "alphas: need step > 0 and stop ≥ start, got {start}..{stop} by {step}"
                 ));
@@ -317,7 +317,7 @@ max_epochs = 3
             "start = 0.1, stop = 0.9, step = 0.1",
             "start = 0.5, stop = 1.5, step = 0.5",
         ));
-        assert_eq!(e, "bad.toml: alphas[2]: 1.5 is outside (0, 1)");
+        assert_eq!(e, "bad.toml: alphas[1]: 1 is outside (0, 1)");
         let e = error(&GOOD.replace("\"moons\"", "\"mnist\""));
         assert!(
             e.starts_with("bad.toml: ") && e.contains("unknown dataset `mnist`"),

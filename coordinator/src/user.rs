@@ -30,6 +30,14 @@ pub fn describe(s: &pb::SweepStatusReply) -> String {
     )
 }
 
+pub fn status_json(s: &pb::SweepStatusReply) -> String {
+    serde_json::json!({
+        "name": s.name, "state": s.state, "total": s.total, "queued": s.queued,
+        "running": s.running, "done": s.done, "failed": s.failed, "cancelled": s.cancelled,
+    })
+    .to_string()
+}
+
 /// Writes the sweep's results as JSON lines (one job each) to `path`;
 /// returns how many.
 pub async fn export_results(

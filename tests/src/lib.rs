@@ -1,1 +1,256 @@
-//! Helpers for the end-to-end tests.
+//! A sandbox for end-to-end tests: real `coordinator` and `worker`
+//! processes on 127.0.0.1 (port 0), waited for with deadlines.
+//!
+//! The binaries are the ones `cargo test --workspace` builds next to this
+//! test executable (the coordinator and worker packages have integration
+//! tests, which makes cargo build their binaries).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A built binary of the workspace.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// The paper datasets beside the project.
+pub fn shared_datasets() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets")
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sweep-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, failing after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A coordinator process; killed when dropped.
+pub struct Coordinator {
+    pub child: Child,
+    pub endpoint: String,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Coordinator {
+    /// Starts `coordinator serve` on 127.0.0.1 port 0 with its state in `dir`.
+    pub fn start(dir: &Path, token: Option<&str>) -> Coordinator {
+        Self::start_on(dir, 0, token)
+    }
+
+    /// Starts on a given port (0 picks one), e.g. again after a crash.
+    pub fn start_on(dir: &Path, port: u16, token: Option<&str>) -> Coordinator {
+        let mut cmd = Command::new(bin("coordinator"));
+        cmd.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tick-ms",
+            "50",
+            "--db",
+        ])
+        .arg(dir.join("state.db"))
+        .arg("--data-dir")
+        .arg(shared_datasets())
+        .env("RUST_LOG", "info")
+        .env_remove("SWEEP_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join(format!("coordinator-{port}.log"))).unwrap());
+        if let Some(t) = token {
+            cmd.env("SWEEP_TOKEN", t);
+        }
+        let mut child = cmd.spawn().expect("the coordinator starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the coordinator prints its address");
+        let endpoint = line
+            .trim()
+            .strip_prefix("coordinator listening on ")
+            .expect("the address line")
+            .to_string();
+        let port = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        Coordinator {
+            child,
+            endpoint,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Runs a user command against this coordinator.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_token(args, None)
+    }
+
+    pub fn cli_with_token(&self, args: &[&str], token: Option<&str>) -> Output {
+        let mut cmd = Command::new(bin("coordinator"));
+        cmd.args(args)
+            .args(["--endpoint", &self.endpoint])
+            .env("RUST_LOG", "warn")
+            .env_remove("SWEEP_TOKEN");
+        if let Some(t) = token {
+            cmd.env("SWEEP_TOKEN", t);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// Writes `toml` to a file and submits it; returns the command's output.
+    pub fn submit(&self, name: &str, toml: &str) -> Output {
+        let path = self.dir.join(format!("{name}.toml"));
+        std::fs::write(&path, toml).unwrap();
+        self.cli(&["submit", path.to_str().unwrap()])
+    }
+
+    pub fn status(&self, sweep: &str) -> Value {
+        let out = self.cli(&["status", sweep, "--json"]);
+        assert!(
+            out.status.success(),
+            "status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn wait_finished(&self, sweep: &str, limit: Duration) -> Value {
+        wait_for(&format!("sweep {sweep} to finish"), limit, || {
+            let s = self.status(sweep);
+            (s["state"] != "running").then_some(s)
+        })
+    }
+
+    /// The sweep's results: one JSON object per job.
+    pub fn results(&self, sweep: &str) -> Vec<Value> {
+        let file = self.dir.join(format!("{sweep}-results.jsonl"));
+        let out = self.cli(&["results", sweep, "--out", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "results: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A worker process; killed when dropped.
+pub struct Worker {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Worker {
+    pub fn start(coordinator: &Coordinator, name: &str) -> Worker {
+        Self::start_with(coordinator, name, None)
+    }
+
+    pub fn start_with(coordinator: &Coordinator, name: &str, token: Option<&str>) -> Worker {
+        let log = coordinator.dir.join(format!("worker-{name}.log"));
+        let mut cmd = Command::new(bin("worker"));
+        cmd.args([
+            "join",
+            &coordinator.endpoint,
+            "--slots",
+            "1",
+            "--name",
+            name,
+            "--cache-dir",
+        ])
+        .arg(coordinator.dir.join(format!("cache-{name}")))
+        .env("RUST_LOG", "info")
+        .env_remove("SWEEP_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(t) = token {
+            cmd.env("SWEEP_TOKEN", t);
+        }
+        Worker {
+            child: cmd.spawn().expect("the worker starts"),
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill -{signal}");
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A no-op sweep file: `seeds` jobs that each sleep `sleep_ms`.
+pub fn noop_sweep(name: &str, seeds: u32, sleep_ms: u64, lease_timeout_secs: f64) -> String {
+    format!(
+        "version = 1\nname = \"{name}\"\ndatasets = [\"friedman1\"]\nobjectives = [\"stl\"]\nseeds = {seeds}\n\
+         retry_limit = 5\nlease_timeout_secs = {lease_timeout_secs}\n[noop]\nsleep_ms = {sleep_ms}\n"
+    )
+}

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use sweep_proto as pb;
 use sweep_shared::{DatasetName, JobSpec};
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tonic::Code;
 
@@ -50,8 +49,8 @@ struct Shared {
     /// Loaded datasets, so consecutive jobs on one dataset parse it once.
     datasets: Mutex<HashMap<(DatasetName, usize), Arc<Dataset>>>,
     fetching: tokio::sync::Mutex<()>,
-    /// Woken when a slot frees.
-    freed: Notify,
+    /// Jobs whose reports are in flight.
+    reporting: Mutex<Vec<String>>,
 }
 
 /// Runs the worker until `shutdown` resolves (and its jobs finish) or
@@ -68,15 +67,18 @@ pub async fn run(
         held: Mutex::new(HashMap::new()),
         datasets: Mutex::new(HashMap::new()),
         fetching: tokio::sync::Mutex::new(()),
-        freed: Notify::new(),
+        reporting: Mutex::new(Vec::new()),
     });
     register(&shared).await?;
     let heartbeat = tokio::spawn(heartbeat_loop(shared.clone()));
-    let mut jobs = JoinSet::new();
+    // Training runs in `jobs`; each finished job frees its slot at once and
+    // is reported from `reports`, so the report's round trip overlaps the
+    // next job. The lease stays held (and renewed) until the report lands.
+    let mut jobs: JoinSet<Finished> = JoinSet::new();
+    let mut reports = JoinSet::new();
     tokio::pin!(shutdown);
     tokio::pin!(hand_back);
 
-    // Lease and run until asked to stop.
     loop {
         let free = shared.config.slots.saturating_sub(jobs.len());
         let mut got = 0;
@@ -85,7 +87,15 @@ pub async fn run(
                 Ok(leases) => {
                     got = leases.len();
                     for lease in leases {
-                        jobs.spawn(run_lease(shared.clone(), lease));
+                        let shared = shared.clone();
+                        jobs.spawn(async move {
+                            let outcome = prepare_and_run(&shared, &lease).await;
+                            Finished {
+                                key: lease.job_key,
+                                attempt: lease.attempt,
+                                outcome,
+                            }
+                        });
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "lease failed; retrying"),
@@ -98,29 +108,43 @@ pub async fn run(
         };
         tokio::select! {
             _ = &mut shutdown => break,
-            Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
-            _ = shared.freed.notified() => {}
+            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                if let Ok(done) = done {
+                    reports.spawn(report(shared.clone(), done));
+                }
+            }
+            Some(_) = reports.join_next(), if !reports.is_empty() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }
 
     tracing::info!(running = jobs.len(), "draining: finishing running jobs");
-    let handed_back = loop {
+    let mut handed_back = Vec::new();
+    loop {
         tokio::select! {
-            next = jobs.join_next() => if next.is_none() { break vec![] },
+            next = jobs.join_next() => match next {
+                Some(Ok(done)) => { reports.spawn(report(shared.clone(), done)); }
+                Some(Err(_)) => {}
+                None => break,
+            },
             _ = &mut hand_back => {
-                let held: Vec<pb::LeaseRef> = shared
+                jobs.abort_all();
+                while jobs.join_next().await.is_some() {}
+                // Whatever is held and not being reported is handed back.
+                let reporting: Vec<String> = shared.reporting.lock().unwrap().clone();
+                handed_back = shared
                     .held
                     .lock()
                     .unwrap()
                     .iter()
+                    .filter(|(k, _)| !reporting.contains(k))
                     .map(|(k, h)| pb::LeaseRef { job_key: k.clone(), attempt: h.attempt })
                     .collect();
-                jobs.abort_all();
-                break held;
+                break;
             }
         }
-    };
+    }
+    while reports.join_next().await.is_some() {}
     heartbeat.abort();
     let worker_id = shared.worker_id.lock().unwrap().clone();
     if let Some(client) = shared.client.lock().await.as_mut() {
@@ -137,6 +161,13 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// A job whose training (or failure) is over, to be reported.
+struct Finished {
+    key: String,
+    attempt: u32,
+    outcome: Result<String, String>,
 }
 
 /// Connects and registers, retrying with backoff while the coordinator is
@@ -288,7 +319,14 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             .await;
             match result {
                 Ok(reply) => {
-                    for lost in reply.into_inner().lost {
+                    let held = shared.held.lock().unwrap();
+                    // A lease reported while the heartbeat was in flight is not news.
+                    for lost in reply
+                        .into_inner()
+                        .lost
+                        .iter()
+                        .filter(|l| held.contains_key(&l.job_key))
+                    {
                         tracing::warn!(job = %lost.job_key, attempt = lost.attempt, "lease lost; its result will be reported anyway");
                     }
                 }
@@ -299,10 +337,15 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
     }
 }
 
-async fn run_lease(shared: Arc<Shared>, lease: pb::Lease) {
-    let key = lease.job_key.clone();
-    let attempt = lease.attempt;
-    let report = match prepare_and_run(&shared, &lease).await {
+/// Reports a finished job, retrying until the coordinator acknowledges.
+async fn report(shared: Arc<Shared>, done: Finished) {
+    let Finished {
+        key,
+        attempt,
+        outcome,
+    } = done;
+    shared.reporting.lock().unwrap().push(key.clone());
+    let reply = match outcome {
         Ok(result_json) => {
             with_retry(&shared, "report result", |mut c, worker_id| {
                 let (job_key, result_json) = (key.clone(), result_json.clone());
@@ -335,7 +378,7 @@ async fn run_lease(shared: Arc<Shared>, lease: pb::Lease) {
             .await
         }
     };
-    match report {
+    match reply {
         Ok(reply) if !reply.get_ref().accepted => {
             tracing::info!(job = %key, attempt, "report not needed: the job was already done")
         }
@@ -343,7 +386,7 @@ async fn run_lease(shared: Arc<Shared>, lease: pb::Lease) {
         Err(e) => tracing::error!(job = %key, error = %e, "could not report"),
     }
     shared.held.lock().unwrap().remove(&key);
-    shared.freed.notify_one();
+    shared.reporting.lock().unwrap().retain(|k| k != &key);
 }
 
 async fn prepare_and_run(shared: &Arc<Shared>, lease: &pb::Lease) -> Result<String, String> {

@@ -76,6 +76,15 @@ struct TrainArgs {
     learning_rate: f64,
     #[arg(long, default_value_t = 3)]
     patience: usize,
+    /// Learning-rate factor on a validation-loss plateau.
+    #[arg(long, default_value_t = 0.1)]
+    lr_factor: f64,
+    /// Epochs of plateau before the learning rate is cut.
+    #[arg(long, default_value_t = 1)]
+    lr_patience: usize,
+    /// Fraction of the training rows, from the end, used for validation.
+    #[arg(long, default_value_t = 0.1)]
+    validation_fraction: f64,
     /// Keep the weights of the best validation epoch instead of the last.
     #[arg(long)]
     restore_best: bool,
@@ -255,6 +264,9 @@ fn train(args: TrainArgs) -> Result<(), String> {
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
         patience: args.patience,
+        lr_factor: args.lr_factor,
+        lr_patience: args.lr_patience,
+        validation_fraction: args.validation_fraction,
         restore_best: args.restore_best,
         gnf_max_points: args.gnf_max_points,
         lime_samples: args.lime_samples,
