@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sweep_proto as pb;
 use sweep_shared::JobSpec;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-use crate::server::{serve, ServerConfig};
+use crate::server::{InProcess, ServerConfig};
 
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
@@ -29,29 +27,15 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
     let dir = std::env::temp_dir().join(format!("sweep-bench-{}-{}", std::process::id(), workers));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let endpoint = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    let (stop, stopped) = watch::channel(false);
-    let config = ServerConfig {
+    let server = InProcess::start(ServerConfig {
         db: dir.join("state.db"),
         data_dir: dir.clone(),
         token: None,
         tick: Duration::from_millis(250),
-    };
-    let server = tokio::spawn(async move {
-        let mut stopped = stopped;
-        serve(listener, config, async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await
-    });
-
-    let mut client = connect(&endpoint).await?;
+    })
+    .await?;
+    let endpoint = server.endpoint.clone();
+    let mut client = server.client().await?;
     let sweep = format!(
         "version = 1\nname = \"bench\"\ndatasets = [\"friedman1\"]\nobjectives = [\"stl\"]\nseeds = {jobs}\n[noop]\nsleep_ms = 0\n"
     );
@@ -89,11 +73,7 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
     if status.done as usize != jobs {
         return Err(format!("only {} of {jobs} jobs were done", status.done));
     }
-    let _ = stop.send(true);
-    server
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    server.stop().await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(BenchResult {
         workers,
@@ -107,21 +87,10 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
     })
 }
 
-async fn connect(endpoint: &str) -> Result<pb::Client, String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match pb::connect(endpoint, None).await {
-            Ok(c) => return Ok(c),
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-}
-
 /// Leases one job at a time and reports its (no-op) result until the queue
 /// stays empty. Returns the lease and report latencies in milliseconds.
 async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let mut c = connect(endpoint).await?;
+    let mut c = sweep_proto::connect(endpoint, None).await?;
     let id = c
         .register(pb::RegisterRequest {
             protocol_version: pb::PROTOCOL_VERSION,

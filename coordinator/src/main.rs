@@ -159,15 +159,6 @@ fn main() -> ExitCode {
     }
 }
 
-async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
 fn data_dir(given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(sweep_worker::data::default_data_dir)
 }
@@ -189,7 +180,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
                 out: args.out,
                 data_dir: data_dir(args.data_dir),
             };
-            run::run(opts, stop_signal()).await
+            run::run(opts, sweep_worker::agent::stop_signal()).await
         }
         Command::Serve(args) => {
             let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -204,7 +195,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
                 tick: Duration::from_millis(args.tick_ms.max(10)),
             };
             server::serve(listener, config, async {
-                stop_signal().await;
+                sweep_worker::agent::stop_signal().await;
                 tracing::info!("stop requested: draining in-flight calls");
             })
             .await

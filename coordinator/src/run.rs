@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use sweep_proto as pb;
 use sweep_worker::agent::{self, AgentConfig};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::server::{serve, ServerConfig};
+use crate::server::{InProcess, ServerConfig};
 use crate::user;
 
 pub struct RunOptions {
@@ -35,29 +34,15 @@ pub async fn run(
         .unwrap_or_else(|| Path::new("results").join(&name));
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
 
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let endpoint = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    let (stop_server, server_stopped) = watch::channel(false);
-    let config = ServerConfig {
+    let server = InProcess::start(ServerConfig {
         db: out.join("state.db"),
         data_dir: opts.data_dir.clone(),
         token: None,
         tick: Duration::from_millis(100),
-    };
-    let server = tokio::spawn(async move {
-        let mut stopped = server_stopped;
-        serve(listener, config, async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await
-    });
-
-    let mut client = connect_soon(&endpoint).await?;
+    })
+    .await?;
+    let endpoint = server.endpoint.clone();
+    let mut client = server.client().await?;
     let submitted = user::submit(&mut client, &opts.sweep).await?;
     eprintln!(
         "sweep {}: {} jobs, {} already done, {} to run on {} local workers",
@@ -106,11 +91,7 @@ pub async fn run(
 
     let results = out.join("results.jsonl");
     let n = user::export_results(&mut client, &submitted.name, &results).await?;
-    let _ = stop_server.send(true);
-    server
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    server.stop().await?;
     match status {
         Some(s) => {
             eprintln!("{}", user::describe(&s));
@@ -136,18 +117,6 @@ pub async fn run(
                 out.display()
             );
             Err("interrupted".into())
-        }
-    }
-}
-
-/// Connects to the in-process server, which is listening already.
-async fn connect_soon(endpoint: &str) -> Result<pb::Client, String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match pb::connect(endpoint, None).await {
-            Ok(c) => return Ok(c),
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
 }

@@ -59,3 +59,57 @@ pub async fn serve(
         .await
         .map_err(|e| CoordinatorError::BadRequest(e.to_string()))
 }
+
+/// A coordinator serving on a loopback port inside this process, for the
+/// one-machine commands (`run`, `bench`).
+pub struct InProcess {
+    pub endpoint: String,
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<Result<(), CoordinatorError>>,
+}
+
+impl InProcess {
+    /// Binds 127.0.0.1 on a free port and serves with `config`.
+    pub async fn start(config: ServerConfig) -> Result<InProcess, String> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let endpoint = format!(
+            "http://{}",
+            listener.local_addr().map_err(|e| e.to_string())?
+        );
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let handle = tokio::spawn(async move {
+            serve(listener, config, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+        });
+        Ok(InProcess {
+            endpoint,
+            stop,
+            handle,
+        })
+    }
+
+    /// A client, once the server answers (within ten seconds).
+    pub async fn client(&self) -> Result<sweep_proto::Client, String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match sweep_proto::connect(&self.endpoint, None).await {
+                Ok(c) => return Ok(c),
+                Err(e) if std::time::Instant::now() > deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    /// Stops serving and waits for in-flight calls to drain.
+    pub async fn stop(self) -> Result<(), String> {
+        let _ = self.stop.send(true);
+        self.handle
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+}

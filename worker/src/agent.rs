@@ -484,3 +484,13 @@ pub fn default_cache_dir() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir);
     base.join("mtl-sweep").join("datasets")
 }
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

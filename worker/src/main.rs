@@ -233,12 +233,12 @@ fn join(args: JoinArgs) -> Result<(), String> {
         let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
         let (second_tx, second_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            stop_signal().await;
+            agent::stop_signal().await;
             tracing::info!(
                 "stop requested: finishing running jobs (signal again to hand them back)"
             );
             let _ = first_tx.send(());
-            stop_signal().await;
+            agent::stop_signal().await;
             let _ = second_tx.send(());
         });
         agent::run(config, async { first_rx.await.unwrap_or(()) }, async {
@@ -246,15 +246,6 @@ fn join(args: JoinArgs) -> Result<(), String> {
         })
         .await
     })
-}
-
-async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }
 
 fn train(args: TrainArgs) -> Result<(), String> {
