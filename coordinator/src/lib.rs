@@ -11,6 +11,7 @@ pub mod bench;
 pub mod core;
 pub mod error;
 pub mod ids;
+pub mod report;
 pub mod run;
 pub mod server;
 pub mod service;

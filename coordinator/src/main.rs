@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use sweep_coordinator::{bench, run, server, user};
+use sweep_coordinator::{bench, report, run, server, user};
 use sweep_proto as pb;
 
 #[derive(Parser)]
@@ -61,6 +61,24 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         conn: Conn,
+    },
+    /// Regenerate a sweep's report (Parquet files, report.md, report.html) from its database.
+    Report {
+        sweep: String,
+        /// The database [default: results/<sweep>/state.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Output directory [default: the database's directory].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only these formats [default: all].
+        #[arg(long, value_delimiter = ',')]
+        format: Vec<sweep_coordinator::report::Format>,
+    },
+    /// Time the aggregation of N synthetic run rows into cells.
+    BenchAggregate {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
     },
     /// Load benchmark: M simulated workers doing lease → report of no-op jobs.
     Bench {
@@ -271,6 +289,29 @@ async fn dispatch(command: Command) -> Result<(), String> {
         Command::Results { name, out, conn } => {
             let n = user::export_results(&mut conn.connect().await?, &name, &out).await?;
             println!("{n} results written to {}", out.display());
+            Ok(())
+        }
+        Command::Report {
+            sweep,
+            db,
+            out,
+            format,
+        } => {
+            let db = db.unwrap_or_else(|| PathBuf::from("results").join(&sweep).join("state.db"));
+            let out = out.unwrap_or_else(|| db.parent().map(PathBuf::from).unwrap_or_default());
+            let formats = if format.is_empty() {
+                report::ALL_FORMATS.to_vec()
+            } else {
+                format
+            };
+            let written = report::generate(&db, &sweep, &out, &formats)?;
+            for f in &written.files {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
+        Command::BenchAggregate { rows } => {
+            println!("{}", report::bench_aggregate(rows.max(1))?);
             Ok(())
         }
         Command::Bench { workers, jobs } => {

@@ -92,6 +92,25 @@ pub async fn run(
     let results = out.join("results.jsonl");
     let n = user::export_results(&mut client, &submitted.name, &results).await?;
     server.stop().await?;
+    let db = out.join("state.db");
+    let report = tokio::task::spawn_blocking({
+        let (name, out) = (submitted.name.clone(), out.clone());
+        move || crate::report::generate(&db, &name, &out, &crate::report::ALL_FORMATS)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    match &report {
+        Ok(w) => {
+            eprintln!(
+                "report: {} runs, {} failures, {} cells",
+                w.runs, w.failures, w.cells
+            );
+            for f in &w.files {
+                eprintln!("  {}", f.display());
+            }
+        }
+        Err(e) => eprintln!("the report could not be written: {e}"),
+    }
     match status {
         Some(s) => {
             eprintln!("{}", user::describe(&s));

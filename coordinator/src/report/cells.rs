@@ -1,0 +1,246 @@
+//! Statistics over seeds per cell (dataset, objective, α): for each metric
+//! n, mean, standard deviation, standard error and a 95% Student-t
+//! interval, plus whether the cell is on its dataset's accuracy–fidelity
+//! Pareto front (on the means).
+
+use polars::prelude::*;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use super::METRICS;
+
+fn err(e: PolarsError) -> String {
+    e.to_string()
+}
+
+/// Aggregates a runs frame (see `frames::runs`) into one row per cell, in
+/// the order cells first appear.
+pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, String> {
+    let mut aggs = Vec::new();
+    for m in METRICS {
+        aggs.push(
+            col(m)
+                .count()
+                .cast(DataType::UInt32)
+                .alias(format!("{m}_n")),
+        );
+        aggs.push(col(m).mean().alias(format!("{m}_mean")));
+        aggs.push(col(m).std(1).alias(format!("{m}_std")));
+    }
+    let mut cells = runs
+        .clone()
+        .lazy()
+        .group_by_stable([col("dataset"), col("objective"), col("alpha")])
+        .agg(aggs)
+        .collect()
+        .map_err(err)?;
+    for m in METRICS {
+        let n = cells
+            .column(&format!("{m}_n"))
+            .map_err(err)?
+            .u32()
+            .map_err(err)?
+            .clone();
+        let mean = cells
+            .column(&format!("{m}_mean"))
+            .map_err(err)?
+            .f64()
+            .map_err(err)?
+            .clone();
+        let std = cells
+            .column(&format!("{m}_std"))
+            .map_err(err)?
+            .f64()
+            .map_err(err)?
+            .clone();
+        let (mut sem, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
+        for ((n, mean), std) in n.iter().zip(mean.iter()).zip(std.iter()) {
+            let interval = match (n, mean, std) {
+                (Some(n), Some(mean), Some(std)) if n >= 2 => {
+                    let se = std / f64::from(n).sqrt();
+                    let t = t_quantile_975(n - 1);
+                    Some((se, mean - t * se, mean + t * se))
+                }
+                _ => None,
+            };
+            sem.push(interval.map(|i| i.0));
+            lo.push(interval.map(|i| i.1));
+            hi.push(interval.map(|i| i.2));
+        }
+        for (suffix, values) in [("sem", sem), ("ci95_low", lo), ("ci95_high", hi)] {
+            cells
+                .with_column(Column::new(format!("{m}_{suffix}").into(), values))
+                .map_err(err)?;
+        }
+    }
+    let pareto = pareto_flags(&cells)?;
+    cells
+        .with_column(Column::new("pareto".into(), pareto))
+        .map_err(err)?;
+    Ok(cells)
+}
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom.
+pub fn t_quantile_975(df: u32) -> f64 {
+    StudentsT::new(0.0, 1.0, f64::from(df))
+        .expect("df ≥ 1")
+        .inverse_cdf(0.975)
+}
+
+/// Whether each cell is Pareto-optimal within its dataset: no other cell
+/// has a prediction metric at least as good and a GF at least as low, with
+/// one of them strictly better. The prediction metric is accuracy (higher
+/// is better) where present, else MSE (lower is better).
+fn pareto_flags(cells: &DataFrame) -> Result<Vec<bool>, String> {
+    let dataset: Vec<String> = cells
+        .column("dataset")
+        .map_err(err)?
+        .str()
+        .map_err(err)?
+        .iter()
+        .map(|s| s.unwrap_or_default().to_string())
+        .collect();
+    let f = |name: &str| -> Result<Vec<Option<f64>>, String> {
+        Ok(cells
+            .column(name)
+            .map_err(err)?
+            .f64()
+            .map_err(err)?
+            .iter()
+            .collect())
+    };
+    let (acc, mse, gf) = (f("accuracy_mean")?, f("mse_mean")?, f("gf_mean")?);
+    // Scores where lower is better on both axes.
+    let score: Vec<Option<(f64, f64)>> = (0..cells.height())
+        .map(|i| {
+            let prediction = acc[i].map(|a| -a).or(mse[i])?;
+            Some((prediction, gf[i]?))
+        })
+        .collect();
+    Ok((0..cells.height())
+        .map(|i| {
+            let Some((p, g)) = score[i] else { return false };
+            !(0..cells.height()).any(|j| {
+                j != i
+                    && dataset[j] == dataset[i]
+                    && score[j].is_some_and(|(pj, gj)| pj <= p && gj <= g && (pj < p || gj < g))
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs with known statistics, checked against values computed
+    /// independently (by hand and with scipy.stats.t.ppf).
+    #[test]
+    fn golden_statistics_over_seeds() {
+        let runs = DataFrame::new_infer_height(vec![
+            Column::new("dataset".into(), ["d", "d", "d", "d", "d", "e"]),
+            Column::new(
+                "objective".into(),
+                ["mtl", "mtl", "mtl", "stl", "stl", "stl"],
+            ),
+            Column::new(
+                "alpha".into(),
+                [Some(0.5), Some(0.5), Some(0.5), None, None, None],
+            ),
+            Column::new(
+                "gf".into(),
+                [
+                    Some(1.0),
+                    Some(2.0),
+                    Some(3.0),
+                    Some(4.0),
+                    Some(f64::NAN).filter(|v| v.is_finite()),
+                    Some(7.0),
+                ],
+            ),
+            Column::new(
+                "mse".into(),
+                [
+                    Some(0.5),
+                    Some(0.5),
+                    Some(0.8),
+                    Some(0.1),
+                    Some(0.3),
+                    Some(1.0),
+                ],
+            ),
+        ])
+        .unwrap();
+        // The other metrics are absent: add them as nulls.
+        let mut runs = runs;
+        for m in METRICS {
+            if runs.column(m).is_err() {
+                runs.with_column(Column::new(m.into(), vec![None::<f64>; 6]))
+                    .unwrap();
+            }
+        }
+        let cells = aggregate(&runs).unwrap();
+        assert_eq!(cells.height(), 3);
+        let get = |name: &str, i: usize| cells.column(name).unwrap().f64().unwrap().get(i);
+        let n = |name: &str, i: usize| cells.column(name).unwrap().u32().unwrap().get(i);
+
+        // Cell d/mtl/0.5: gf 1, 2, 3 → mean 2, std 1, sem 1/√3,
+        // t(0.975, 2) = 4.302652729749464 (scipy).
+        assert_eq!(
+            (n("gf_n", 0), get("gf_mean", 0), get("gf_std", 0)),
+            (Some(3), Some(2.0), Some(1.0))
+        );
+        let sem = 1.0 / 3f64.sqrt();
+        assert!((get("gf_sem", 0).unwrap() - sem).abs() < 1e-12);
+        assert!((get("gf_ci95_low", 0).unwrap() - (2.0 - 4.302652729749464 * sem)).abs() < 1e-9);
+        assert!((get("gf_ci95_high", 0).unwrap() - (2.0 + 4.302652729749464 * sem)).abs() < 1e-9);
+
+        // Cell d/stl: one gf was NaN → n = 1: a mean but no spread or interval.
+        assert_eq!(
+            (n("gf_n", 1), get("gf_mean", 1), get("gf_std", 1)),
+            (Some(1), Some(4.0), None)
+        );
+        assert_eq!((get("gf_ci95_low", 1), get("gf_sem", 1)), (None, None));
+        // Its mse has two values: 0.1, 0.3 → std √0.02, t(0.975, 1) = 12.706204736174698.
+        let sem = 0.02f64.sqrt() / 2f64.sqrt();
+        assert!((get("mse_ci95_high", 1).unwrap() - (0.2 + 12.706204736174698 * sem)).abs() < 1e-9);
+
+        // Pareto within d: mtl (mse 0.6, gf 2) and stl (mse 0.2, gf 4) trade off: both on the front.
+        let pareto: Vec<bool> = cells
+            .column("pareto")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .map(|b| b.unwrap())
+            .collect();
+        assert_eq!(pareto, [true, true, true]);
+    }
+
+    #[test]
+    fn a_dominated_cell_is_off_the_front() {
+        let mut runs = DataFrame::new_infer_height(vec![
+            Column::new("dataset".into(), ["d", "d"]),
+            Column::new("objective".into(), ["mtl", "mtl"]),
+            Column::new("alpha".into(), [Some(0.1), Some(0.9)]),
+            Column::new("accuracy".into(), [Some(0.9), Some(0.8)]),
+            Column::new("gf".into(), [Some(0.01), Some(0.02)]),
+        ])
+        .unwrap();
+        for m in METRICS {
+            if runs.column(m).is_err() {
+                runs.with_column(Column::new(m.into(), vec![None::<f64>; 2]))
+                    .unwrap();
+            }
+        }
+        let cells = aggregate(&runs).unwrap();
+        let pareto: Vec<bool> = cells
+            .column("pareto")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .map(|b| b.unwrap())
+            .collect();
+        assert_eq!(pareto, [true, false]);
+    }
+}

@@ -1,0 +1,257 @@
+//! Stored results as Polars frames: one row per run, per failure, and per
+//! (run, feature) for the explanations.
+
+use polars::prelude::*;
+use sweep_shared::{JobResult, JobSpec};
+
+use crate::state::Job;
+use crate::store::ResultRow;
+
+fn err(e: PolarsError) -> String {
+    e.to_string()
+}
+
+/// A metric as a column value: NaN and infinities become null, so they
+/// never poison a mean.
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+/// A nullable float column.
+fn col(name: &str, values: Vec<Option<f64>>) -> Column {
+    Column::new(name.into(), values)
+}
+
+/// One row per finished job: the spec (dataset, objective, α, seed, every
+/// setting), every metric, timings, worker, attempt and finish time.
+pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, String> {
+    let parsed: Vec<JobResult> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.result_json).map_err(|e| format!("job {}: {e}", r.key)))
+        .collect::<Result<_, _>>()?;
+    let spec = |f: &dyn Fn(&JobSpec) -> String| -> Vec<String> {
+        parsed.iter().map(|r| f(&r.spec)).collect()
+    };
+    let metric = |f: &dyn Fn(&JobResult) -> Option<f64>| -> Vec<Option<f64>> {
+        parsed.iter().map(|r| finite(f(r))).collect()
+    };
+    let s = |r: &JobResult| r.spec.settings.clone();
+    let columns = vec![
+        Column::new(
+            "job_key".into(),
+            rows.iter().map(|r| r.key.0.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new("dataset".into(), spec(&|s| s.dataset.to_string())),
+        Column::new("objective".into(), spec(&|s| s.objective.to_string())),
+        col(
+            "alpha",
+            parsed.iter().map(|r| r.spec.alpha).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "seed".into(),
+            parsed.iter().map(|r| r.spec.seed).collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "hidden".into(),
+            spec(&|s| {
+                s.settings
+                    .hidden
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+        ),
+        Column::new(
+            "learning_rate".into(),
+            parsed
+                .iter()
+                .map(|r| s(r).learning_rate)
+                .collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            "batch_size".into(),
+            parsed
+                .iter()
+                .map(|r| s(r).batch_size as u64)
+                .collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "max_epochs".into(),
+            parsed
+                .iter()
+                .map(|r| s(r).max_epochs as u64)
+                .collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "patience".into(),
+            parsed
+                .iter()
+                .map(|r| s(r).patience as u64)
+                .collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "settings_json".into(),
+            spec(&|s| serde_json::to_string(&s.settings).expect("settings serialise")),
+        ),
+        Column::new(
+            "code_version".into(),
+            parsed
+                .iter()
+                .map(|r| r.code_version.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "dataset_sha256".into(),
+            parsed
+                .iter()
+                .map(|r| r.dataset_sha256.clone())
+                .collect::<Vec<_>>(),
+        ),
+        col("mse", metric(&|r| r.metrics.mse)),
+        col("r2", metric(&|r| r.metrics.r2)),
+        col("accuracy", metric(&|r| r.metrics.accuracy)),
+        col("f1", metric(&|r| r.metrics.f1)),
+        col("gf", metric(&|r| Some(r.metrics.gf))),
+        col("gnf", metric(&|r| Some(r.metrics.gnf))),
+        col("r2_fg", metric(&|r| Some(r.metrics.r2_fg))),
+        Column::new(
+            "gnf_points".into(),
+            parsed
+                .iter()
+                .map(|r| r.metrics.gnf_points as u64)
+                .collect::<Vec<u64>>(),
+        ),
+        col("epochs", metric(&|r| Some(r.metrics.epochs as f64))),
+        col("final_lr", metric(&|r| Some(r.metrics.final_lr))),
+        col("train_seconds", metric(&|r| Some(r.metrics.train_seconds))),
+        col("eval_seconds", metric(&|r| Some(r.metrics.eval_seconds))),
+        Column::new(
+            "worker_id".into(),
+            rows.iter().map(|r| r.worker.0.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "attempt".into(),
+            rows.iter().map(|r| r.attempt).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "finished_ms".into(),
+            rows.iter().map(|r| r.finished_ms).collect::<Vec<i64>>(),
+        ),
+    ];
+    DataFrame::new_infer_height(columns).map_err(err)
+}
+
+/// One row per failed job, with the last error text.
+pub fn failures(failed: &[(Job, String)]) -> Result<DataFrame, String> {
+    let specs: Vec<Option<JobSpec>> = failed
+        .iter()
+        .map(|(j, _)| serde_json::from_str(&j.spec_json).ok())
+        .collect();
+    let text = |f: &dyn Fn(&JobSpec) -> String| -> Vec<String> {
+        specs
+            .iter()
+            .map(|s| s.as_ref().map(f).unwrap_or_default())
+            .collect()
+    };
+    DataFrame::new_infer_height(vec![
+        Column::new(
+            "job_key".into(),
+            failed
+                .iter()
+                .map(|(j, _)| j.key.0.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("dataset".into(), text(&|s| s.dataset.to_string())),
+        Column::new("objective".into(), text(&|s| s.objective.to_string())),
+        col(
+            "alpha",
+            specs
+                .iter()
+                .map(|s| s.as_ref().and_then(|s| s.alpha))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "seed".into(),
+            specs
+                .iter()
+                .map(|s| s.as_ref().map(|s| s.seed).unwrap_or(0))
+                .collect::<Vec<u64>>(),
+        ),
+        Column::new(
+            "attempts".into(),
+            failed.iter().map(|(j, _)| j.attempts).collect::<Vec<u32>>(),
+        ),
+        Column::new(
+            "error".into(),
+            failed.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "spec_json".into(),
+            failed
+                .iter()
+                .map(|(j, _)| j.spec_json.clone())
+                .collect::<Vec<_>>(),
+        ),
+    ])
+    .map_err(err)
+}
+
+/// One row per (run, feature): the surrogate's coefficient, with its mean
+/// and standard deviation over the seeds of the cell.
+pub fn explanations(rows: &[ResultRow]) -> Result<DataFrame, String> {
+    let (mut key, mut dataset, mut objective, mut alpha, mut seed, mut feature, mut coefficient) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for r in rows {
+        let result: JobResult =
+            serde_json::from_str(&r.result_json).map_err(|e| format!("job {}: {e}", r.key))?;
+        for (f, c) in result
+            .explanation
+            .features
+            .iter()
+            .zip(&result.explanation.coefficients)
+        {
+            key.push(r.key.0.clone());
+            dataset.push(result.spec.dataset.to_string());
+            objective.push(result.spec.objective.to_string());
+            alpha.push(result.spec.alpha);
+            seed.push(result.spec.seed);
+            feature.push(f.clone());
+            coefficient.push(finite(Some(*c)));
+        }
+    }
+    let df = DataFrame::new_infer_height(vec![
+        Column::new("job_key".into(), key),
+        Column::new("dataset".into(), dataset),
+        Column::new("objective".into(), objective),
+        col("alpha", alpha),
+        Column::new("seed".into(), seed),
+        Column::new("feature".into(), feature),
+        col("coefficient", coefficient),
+    ])
+    .map_err(err)?;
+    let cell = [
+        col_expr("dataset"),
+        col_expr("objective"),
+        col_expr("alpha"),
+        col_expr("feature"),
+    ];
+    let cell_mean = col_expr("coefficient")
+        .mean()
+        .over(cell.clone())
+        .map_err(err)?
+        .alias("cell_mean");
+    let cell_std = col_expr("coefficient")
+        .std(1)
+        .over(cell)
+        .map_err(err)?
+        .alias("cell_std");
+    df.lazy()
+        .with_columns([cell_mean, cell_std])
+        .collect()
+        .map_err(err)
+}
+
+fn col_expr(name: &str) -> Expr {
+    polars::prelude::col(name)
+}

@@ -1,0 +1,160 @@
+//! Reports of a sweep, from the durable state: the runs, failures, cell
+//! statistics over seeds and explanations as Parquet files, and the
+//! published paper's table per dataset as Markdown and HTML.
+//!
+//! `frames` turns stored results into Polars frames, `cells` aggregates
+//! them over seeds, `table` lays the cells out for people.
+
+pub mod cells;
+pub mod frames;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::ids::SweepName;
+use crate::store::Store;
+use crate::sweep_file;
+
+/// Every metric aggregated over seeds, in report order.
+pub const METRICS: [&str; 10] = [
+    "mse",
+    "r2",
+    "accuracy",
+    "f1",
+    "gf",
+    "gnf",
+    "r2_fg",
+    "epochs",
+    "train_seconds",
+    "eval_seconds",
+];
+
+/// The files a report wrote.
+#[derive(Debug)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    pub runs: usize,
+    pub failures: usize,
+    pub cells: usize,
+}
+
+pub const ALL_FORMATS: [Format; 3] = [Format::Parquet, Format::Md, Format::Html];
+
+/// Which files a report writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Md,
+    Html,
+    Parquet,
+}
+
+/// Regenerates the report files of `sweep` from the database at `db` into
+/// `out`, in the given formats.
+pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Result<Written, String> {
+    let store = Store::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let state = store
+        .load(std::time::Instant::now())
+        .map_err(|e| e.to_string())?;
+    let name = SweepName(sweep.to_string());
+    let s = state
+        .sweeps
+        .get(&name)
+        .ok_or_else(|| format!("{}: no sweep named `{sweep}`", db.display()))?;
+    let planned_seeds = sweep_file::parse(&s.toml, sweep)
+        .map(|p| p.seeds.len())
+        .unwrap_or(0);
+    let results = store.results(&s.keys).map_err(|e| e.to_string())?;
+    let failed: Vec<_> = s
+        .keys
+        .iter()
+        .filter_map(|k| match &state.jobs[k].state {
+            crate::state::JobState::Failed { error } => {
+                Some((state.jobs[k].clone(), error.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut runs = frames::runs(&results)?;
+    let mut failures = frames::failures(&failed)?;
+    let mut explanations = frames::explanations(&results)?;
+    let mut cells = cells::aggregate(&runs)?;
+    let mut files = Vec::new();
+    if formats.contains(&Format::Parquet) {
+        for (file, df) in [
+            ("runs.parquet", &mut runs),
+            ("failures.parquet", &mut failures),
+            ("cells.parquet", &mut cells),
+            ("explanations.parquet", &mut explanations),
+        ] {
+            let path = out.join(file);
+            write_parquet(&path, df)?;
+            files.push(path);
+        }
+    }
+    let tables = table::Tables::from_cells(&cells, planned_seeds)?;
+    for (format, file, text) in [
+        (Format::Md, "report.md", tables.markdown(sweep)),
+        (Format::Html, "report.html", tables.html(sweep)),
+    ] {
+        if formats.contains(&format) {
+            let path = out.join(file);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            files.push(path);
+        }
+    }
+    Ok(Written {
+        files,
+        runs: runs.height(),
+        failures: failures.height(),
+        cells: cells.height(),
+    })
+}
+
+/// Times the aggregation of `rows` synthetic runs into cells.
+pub fn bench_aggregate(rows: usize) -> Result<serde_json::Value, String> {
+    let cells_per_dataset = 10usize;
+    let datasets = ["wine", "adult", "housing", "titanic", "autompg"];
+    let mut dataset = Vec::with_capacity(rows);
+    let mut objective = Vec::with_capacity(rows);
+    let mut alpha = Vec::with_capacity(rows);
+    let metric = |i: usize, k: usize| Some(((i * 2_654_435_761 + k * 97) % 1000) as f64 / 1000.0);
+    let mut columns: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(rows); METRICS.len()];
+    for i in 0..rows {
+        dataset.push(datasets[i % datasets.len()]);
+        let cell = (i / datasets.len()) % cells_per_dataset;
+        objective.push(if cell == 0 { "stl" } else { "mtl" });
+        alpha.push((cell > 0).then(|| cell as f64 / 10.0));
+        for (k, c) in columns.iter_mut().enumerate() {
+            c.push(metric(i, k));
+        }
+    }
+    let mut cols = vec![
+        Column::new("dataset".into(), dataset),
+        Column::new("objective".into(), objective),
+        Column::new("alpha".into(), alpha),
+    ];
+    for (m, values) in METRICS.iter().zip(columns) {
+        cols.push(Column::new((*m).into(), values));
+    }
+    let runs = DataFrame::new_infer_height(cols).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let cells = cells::aggregate(&runs)?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(
+        serde_json::json!({ "rows": rows, "cells": cells.height(), "metrics": METRICS.len(), "seconds": seconds }),
+    )
+}
+
+/// Writes through a temporary file, so a reader never sees half a file.
+pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), String> {
+    let tmp = path.with_extension("parquet.part");
+    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    ParquetWriter::new(file)
+        .finish(df)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,248 @@
+//! The published paper's table, per dataset: rows are the prediction
+//! metrics, GF, GNF and R²(f, g); columns are STL, then α ascending; each
+//! entry is `mean ± std` over seeds, with n shown when fewer seeds than
+//! planned have a result. The best-fidelity and best-prediction cells are
+//! marked.
+
+use polars::prelude::*;
+
+/// (mean, std, n) of one metric in one cell.
+type Stat = (Option<f64>, Option<f64>, u32);
+
+struct Column {
+    label: String,
+    /// Sort key: STL first, then α.
+    order: f64,
+    stats: Vec<Stat>,
+}
+
+struct Table {
+    dataset: String,
+    rows: Vec<(&'static str, &'static str)>,
+    columns: Vec<Column>,
+    best_fidelity: Option<usize>,
+    best_prediction: Option<usize>,
+}
+
+pub struct Tables {
+    tables: Vec<Table>,
+    planned: usize,
+}
+
+const REGRESSION: [(&str, &str); 5] = [
+    ("MSE", "mse"),
+    ("R²", "r2"),
+    ("GF", "gf"),
+    ("GNF", "gnf"),
+    ("R²(f, g)", "r2_fg"),
+];
+const CLASSIFICATION: [(&str, &str); 5] = [
+    ("Accuracy", "accuracy"),
+    ("F1", "f1"),
+    ("GF", "gf"),
+    ("GNF", "gnf"),
+    ("R²(f, g)", "r2_fg"),
+];
+
+impl Tables {
+    /// Builds the tables from a cells frame (see `cells::aggregate`).
+    pub fn from_cells(cells: &DataFrame, planned: usize) -> Result<Tables, String> {
+        let e = |e: PolarsError| e.to_string();
+        let strings = |name: &str| -> Result<Vec<String>, String> {
+            Ok(cells
+                .column(name)
+                .map_err(e)?
+                .str()
+                .map_err(e)?
+                .iter()
+                .map(|s| s.unwrap_or_default().to_string())
+                .collect())
+        };
+        let floats = |name: &str| -> Result<Vec<Option<f64>>, String> {
+            Ok(cells
+                .column(name)
+                .map_err(e)?
+                .f64()
+                .map_err(e)?
+                .iter()
+                .collect())
+        };
+        let (dataset, objective, alpha) =
+            (strings("dataset")?, strings("objective")?, floats("alpha")?);
+        let mut tables: Vec<Table> = Vec::new();
+        for i in 0..cells.height() {
+            let classification = floats("accuracy_mean")?[i].is_some();
+            let rows: Vec<(&str, &str)> = if classification {
+                CLASSIFICATION.to_vec()
+            } else {
+                REGRESSION.to_vec()
+            };
+            let mut stats = Vec::new();
+            for (_, m) in &rows {
+                let n = cells
+                    .column(&format!("{m}_n"))
+                    .map_err(e)?
+                    .u32()
+                    .map_err(e)?
+                    .get(i)
+                    .unwrap_or(0);
+                stats.push((
+                    floats(&format!("{m}_mean"))?[i],
+                    floats(&format!("{m}_std"))?[i],
+                    n,
+                ));
+            }
+            let (label, order) = match alpha[i] {
+                Some(a) if objective[i] == "mtl" => (format!("α = {a}"), a),
+                _ => ("STL".to_string(), -1.0),
+            };
+            let column = Column {
+                label,
+                order,
+                stats,
+            };
+            match tables.iter_mut().find(|t| t.dataset == dataset[i]) {
+                Some(t) => t.columns.push(column),
+                None => tables.push(Table {
+                    dataset: dataset[i].clone(),
+                    rows,
+                    columns: vec![column],
+                    best_fidelity: None,
+                    best_prediction: None,
+                }),
+            }
+        }
+        for t in &mut tables {
+            t.columns.sort_by(|a, b| a.order.total_cmp(&b.order));
+            let mean = |c: &Column, row: usize| c.stats[row].0;
+            let gf_row = t
+                .rows
+                .iter()
+                .position(|r| r.1 == "gf")
+                .expect("every table has GF");
+            let higher_is_better = t.rows[0].1 == "accuracy";
+            t.best_fidelity = best(&t.columns, |c| mean(c, gf_row), false);
+            t.best_prediction = best(&t.columns, |c| mean(c, 0), higher_is_better);
+        }
+        Ok(Tables { tables, planned })
+    }
+
+    fn entry(&self, s: &Stat) -> String {
+        let Some(mean) = s.0 else { return "—".into() };
+        let mut text = match s.1 {
+            Some(std) => format!("{} ± {}", num(mean), num(std)),
+            None => num(mean),
+        };
+        if (s.2 as usize) < self.planned {
+            text.push_str(&format!(" (n={})", s.2));
+        }
+        text
+    }
+
+    fn marked(t: &Table, row: usize, col: usize) -> bool {
+        (row == 0 && t.best_prediction == Some(col))
+            || (t.rows[row].1 == "gf" && t.best_fidelity == Some(col))
+    }
+
+    pub fn markdown(&self, sweep: &str) -> String {
+        let mut out =
+            format!("# Sweep `{sweep}`\n\nEach entry is mean ± standard deviation over seeds");
+        out.push_str(&format!(
+            " ({} planned per cell; n is shown where fewer finished). **Bold**: the best prediction and the best fidelity (lowest GF) of each dataset.\n",
+            self.planned
+        ));
+        for t in &self.tables {
+            out.push_str(&format!("\n## {}\n\n| |", t.dataset));
+            for c in &t.columns {
+                out.push_str(&format!(" {} |", c.label));
+            }
+            out.push_str("\n|---|");
+            out.push_str(&"---|".repeat(t.columns.len()));
+            out.push('\n');
+            for (r, (label, _)) in t.rows.iter().enumerate() {
+                out.push_str(&format!("| {label} |"));
+                for (ci, c) in t.columns.iter().enumerate() {
+                    let e = self.entry(&c.stats[r]);
+                    if Self::marked(t, r, ci) {
+                        out.push_str(&format!(" **{e}** |"));
+                    } else {
+                        out.push_str(&format!(" {e} |"));
+                    }
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    pub fn html(&self, sweep: &str) -> String {
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let mut out = format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Sweep {0}</title>\n<style>\
+             body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
+             table{{border-collapse:collapse;margin-bottom:2em}}\
+             th,td{{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}}\
+             th:first-child,td:first-child{{text-align:left}}\
+             td.best{{font-weight:bold;background:#eef6ee}}\
+             </style></head><body>\n<h1>Sweep <code>{0}</code></h1>\n\
+             <p>Each entry is mean ± standard deviation over seeds ({1} planned per cell; n is shown where fewer finished). \
+             Highlighted: the best prediction and the best fidelity (lowest GF) of each dataset.</p>\n",
+            esc(sweep),
+            self.planned
+        );
+        for t in &self.tables {
+            out.push_str(&format!(
+                "<h2>{}</h2>\n<table>\n<tr><th></th>",
+                esc(&t.dataset)
+            ));
+            for c in &t.columns {
+                out.push_str(&format!("<th>{}</th>", esc(&c.label)));
+            }
+            out.push_str("</tr>\n");
+            for (r, (label, _)) in t.rows.iter().enumerate() {
+                out.push_str(&format!("<tr><td>{}</td>", esc(label)));
+                for (ci, c) in t.columns.iter().enumerate() {
+                    let class = if Self::marked(t, r, ci) {
+                        " class=\"best\""
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!(
+                        "<td{class}>{}</td>",
+                        esc(&self.entry(&c.stats[r]))
+                    ));
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</table>\n");
+        }
+        out.push_str("</body></html>\n");
+        out
+    }
+}
+
+fn best(
+    columns: &[Column],
+    value: impl Fn(&Column) -> Option<f64>,
+    higher_is_better: bool,
+) -> Option<usize> {
+    columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| value(c).map(|v| (i, if higher_is_better { -v } else { v })))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+/// Four significant digits, scientific for small magnitudes.
+fn num(v: f64) -> String {
+    if v != 0.0 && v.abs() < 0.01 {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
