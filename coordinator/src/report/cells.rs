@@ -6,7 +6,7 @@
 use polars::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::METRICS;
+use super::{counts, floats, strings, METRICS};
 
 fn err(e: PolarsError) -> String {
     e.to_string()
@@ -34,28 +34,13 @@ pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, String> {
         .collect()
         .map_err(err)?;
     for m in METRICS {
-        let n = cells
-            .column(&format!("{m}_n"))
-            .map_err(err)?
-            .u32()
-            .map_err(err)?
-            .clone();
-        let mean = cells
-            .column(&format!("{m}_mean"))
-            .map_err(err)?
-            .f64()
-            .map_err(err)?
-            .clone();
-        let std = cells
-            .column(&format!("{m}_std"))
-            .map_err(err)?
-            .f64()
-            .map_err(err)?
-            .clone();
+        let n = counts(&cells, &format!("{m}_n"))?;
+        let mean = floats(&cells, &format!("{m}_mean"))?;
+        let std = floats(&cells, &format!("{m}_std"))?;
         let (mut sem, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
-        for ((n, mean), std) in n.iter().zip(mean.iter()).zip(std.iter()) {
-            let interval = match (n, mean, std) {
-                (Some(n), Some(mean), Some(std)) if n >= 2 => {
+        for ((&n, &mean), &std) in n.iter().zip(&mean).zip(&std) {
+            let interval = match (mean, std) {
+                (Some(mean), Some(std)) if n >= 2 => {
                     let se = std / f64::from(n).sqrt();
                     let t = t_quantile_975(n - 1);
                     Some((se, mean - t * se, mean + t * se))
@@ -91,24 +76,12 @@ pub fn t_quantile_975(df: u32) -> f64 {
 /// one of them strictly better. The prediction metric is accuracy (higher
 /// is better) where present, else MSE (lower is better).
 fn pareto_flags(cells: &DataFrame) -> Result<Vec<bool>, String> {
-    let dataset: Vec<String> = cells
-        .column("dataset")
-        .map_err(err)?
-        .str()
-        .map_err(err)?
-        .iter()
-        .map(|s| s.unwrap_or_default().to_string())
-        .collect();
-    let f = |name: &str| -> Result<Vec<Option<f64>>, String> {
-        Ok(cells
-            .column(name)
-            .map_err(err)?
-            .f64()
-            .map_err(err)?
-            .iter()
-            .collect())
-    };
-    let (acc, mse, gf) = (f("accuracy_mean")?, f("mse_mean")?, f("gf_mean")?);
+    let dataset = strings(cells, "dataset")?;
+    let (acc, mse, gf) = (
+        floats(cells, "accuracy_mean")?,
+        floats(cells, "mse_mean")?,
+        floats(cells, "gf_mean")?,
+    );
     // Scores where lower is better on both axes.
     let score: Vec<Option<(f64, f64)>> = (0..cells.height())
         .map(|i| {

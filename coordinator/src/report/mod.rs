@@ -149,6 +149,34 @@ pub fn bench_aggregate(rows: usize) -> Result<serde_json::Value, String> {
     )
 }
 
+/// A float column of `df` as values (null → `None`).
+pub(crate) fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
+    let column = df.column(name).map_err(|e| e.to_string())?;
+    Ok(column.f64().map_err(|e| e.to_string())?.iter().collect())
+}
+
+/// A count column of `df` as values (null → 0).
+pub(crate) fn counts(df: &DataFrame, name: &str) -> Result<Vec<u32>, String> {
+    let column = df.column(name).map_err(|e| e.to_string())?;
+    Ok(column
+        .u32()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
+/// A string column of `df` as values (null → empty).
+pub(crate) fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {
+    let column = df.column(name).map_err(|e| e.to_string())?;
+    Ok(column
+        .str()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|s| s.unwrap_or_default().to_string())
+        .collect())
+}
+
 /// Writes through a temporary file, so a reader never sees half a file.
 pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), String> {
     let tmp = path.with_extension("parquet.part");

@@ -4,7 +4,9 @@
 //! planned have a result. The best-fidelity and best-prediction cells are
 //! marked.
 
-use polars::prelude::*;
+use polars::prelude::DataFrame;
+
+use super::{counts, floats, strings};
 
 /// (mean, std, n) of one metric in one cell.
 type Stat = (Option<f64>, Option<f64>, u32);
@@ -47,51 +49,36 @@ const CLASSIFICATION: [(&str, &str); 5] = [
 impl Tables {
     /// Builds the tables from a cells frame (see `cells::aggregate`).
     pub fn from_cells(cells: &DataFrame, planned: usize) -> Result<Tables, String> {
-        let e = |e: PolarsError| e.to_string();
-        let strings = |name: &str| -> Result<Vec<String>, String> {
-            Ok(cells
-                .column(name)
-                .map_err(e)?
-                .str()
-                .map_err(e)?
-                .iter()
-                .map(|s| s.unwrap_or_default().to_string())
-                .collect())
-        };
-        let floats = |name: &str| -> Result<Vec<Option<f64>>, String> {
-            Ok(cells
-                .column(name)
-                .map_err(e)?
-                .f64()
-                .map_err(e)?
-                .iter()
-                .collect())
-        };
-        let (dataset, objective, alpha) =
-            (strings("dataset")?, strings("objective")?, floats("alpha")?);
+        let dataset = strings(cells, "dataset")?;
+        let objective = strings(cells, "objective")?;
+        let alpha = floats(cells, "alpha")?;
+        // Every metric a table shows, read once: (means, stds, counts).
+        let mut columns = std::collections::HashMap::new();
+        for (_, m) in REGRESSION.iter().chain(&CLASSIFICATION) {
+            if !columns.contains_key(m) {
+                let read = (
+                    floats(cells, &format!("{m}_mean"))?,
+                    floats(cells, &format!("{m}_std"))?,
+                    counts(cells, &format!("{m}_n"))?,
+                );
+                columns.insert(*m, read);
+            }
+        }
         let mut tables: Vec<Table> = Vec::new();
         for i in 0..cells.height() {
-            let classification = floats("accuracy_mean")?[i].is_some();
+            let classification = columns["accuracy"].0[i].is_some();
             let rows: Vec<(&str, &str)> = if classification {
                 CLASSIFICATION.to_vec()
             } else {
                 REGRESSION.to_vec()
             };
-            let mut stats = Vec::new();
-            for (_, m) in &rows {
-                let n = cells
-                    .column(&format!("{m}_n"))
-                    .map_err(e)?
-                    .u32()
-                    .map_err(e)?
-                    .get(i)
-                    .unwrap_or(0);
-                stats.push((
-                    floats(&format!("{m}_mean"))?[i],
-                    floats(&format!("{m}_std"))?[i],
-                    n,
-                ));
-            }
+            let stats = rows
+                .iter()
+                .map(|(_, m)| {
+                    let (mean, std, n) = &columns[m];
+                    (mean[i], std[i], n[i])
+                })
+                .collect();
             let (label, order) = match alpha[i] {
                 Some(a) if objective[i] == "mtl" => (format!("α = {a}"), a),
                 _ => ("STL".to_string(), -1.0),
