@@ -2,14 +2,13 @@
 //! simulated workers (async clients in this process, over real gRPC on
 //! loopback) doing lease → report on no-op jobs as fast as they can.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sweep_proto as pb;
 use sweep_shared::JobSpec;
 
-use crate::server::{InProcess, ServerConfig};
+use crate::server::{connect_within, InProcess, ServerConfig};
 
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
@@ -90,19 +89,34 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
 /// Leases one job at a time and reports its (no-op) result until the queue
 /// stays empty. Returns the lease and report latencies in milliseconds.
 async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
-    let mut c = sweep_proto::connect(endpoint, None).await?;
-    let id = c
-        .register(pb::RegisterRequest {
-            protocol_version: pb::PROTOCOL_VERSION,
-            name: format!("sim-{i}"),
-            slots: 1,
-        })
-        .await
-        .map_err(|s| s.message().to_string())?
-        .into_inner()
-        .worker_id;
+    // A thousand clients connecting at once can overflow the listen queue:
+    // connect and register again until a deadline (a second registration
+    // only creates another worker id). Leases are not retried, so a job is
+    // never leased twice by one simulated worker.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut c, id) = loop {
+        let attempt = async {
+            let mut c = connect_within(endpoint, Duration::from_secs(60)).await?;
+            let request = pb::RegisterRequest {
+                protocol_version: pb::PROTOCOL_VERSION,
+                name: format!("sim-{i}"),
+                slots: 1,
+            };
+            let id = c
+                .register(request)
+                .await
+                .map_err(|s| format!("register: {s}"))?
+                .into_inner()
+                .worker_id;
+            Ok::<_, String>((c, id))
+        };
+        match attempt.await {
+            Ok(ok) => break ok,
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
     let (mut leases, mut reports) = (Vec::new(), Vec::new());
-    let result_cache: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     loop {
         let t = Instant::now();
         let reply = c
@@ -111,21 +125,16 @@ async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64
                 max_jobs: 1,
             })
             .await
-            .map_err(|s| s.message().to_string())?
+            .map_err(|s| format!("lease: {s}"))?
             .into_inner();
         leases.push(t.elapsed().as_secs_f64() * 1e3);
         let Some(lease) = reply.leases.into_iter().next() else {
             break;
         };
         let spec: JobSpec = serde_json::from_str(&lease.spec_json).map_err(|e| e.to_string())?;
-        let result_json = {
-            let mut cache = result_cache.lock().unwrap();
-            let result = sweep_worker::noop::run(&spec, spec.noop.as_ref().expect("a no-op sweep"))
-                .map_err(|e| e.to_string())?;
-            let json = serde_json::to_string(&result).map_err(|e| e.to_string())?;
-            *cache = Some(json.clone());
-            json
-        };
+        let result = sweep_worker::noop::run(&spec, spec.noop.as_ref().expect("a no-op sweep"))
+            .map_err(|e| e.to_string())?;
+        let result_json = serde_json::to_string(&result).map_err(|e| e.to_string())?;
         let t = Instant::now();
         c.report_result(pb::ReportResultRequest {
             worker_id: id.clone(),
@@ -134,7 +143,7 @@ async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64
             result_json,
         })
         .await
-        .map_err(|s| s.message().to_string())?;
+        .map_err(|s| format!("report: {s}"))?;
         reports.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok((leases, reports))

@@ -60,6 +60,23 @@ pub async fn serve(
         .map_err(|e| CoordinatorError::BadRequest(e.to_string()))
 }
 
+/// Connects to `endpoint`, retrying until `limit` has passed: a server
+/// just started, or one accepting many connections at once, may not answer
+/// the first attempt.
+pub async fn connect_within(
+    endpoint: &str,
+    limit: Duration,
+) -> Result<sweep_proto::Client, String> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match sweep_proto::connect(endpoint, None).await {
+            Ok(c) => return Ok(c),
+            Err(e) if std::time::Instant::now() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 /// A coordinator serving on a loopback port inside this process, for the
 /// one-machine commands (`run`, `bench`).
 pub struct InProcess {
@@ -94,14 +111,7 @@ impl InProcess {
 
     /// A client, once the server answers (within ten seconds).
     pub async fn client(&self) -> Result<sweep_proto::Client, String> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            match sweep_proto::connect(&self.endpoint, None).await {
-                Ok(c) => return Ok(c),
-                Err(e) if std::time::Instant::now() > deadline => return Err(e),
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
+        connect_within(&self.endpoint, Duration::from_secs(10)).await
     }
 
     /// Stops serving and waits for in-flight calls to drain.
