@@ -268,3 +268,31 @@ fn sigterm_lets_a_worker_finish_its_job_then_leave() {
     );
     assert!(w.log().contains("deregistered"), "{}", w.log());
 }
+
+#[test]
+fn a_worker_whose_coordinator_is_unreachable_still_stops_on_sigterm() {
+    // A port nothing listens on: the worker keeps retrying its registration.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = scratch("unreachable").join("worker.log");
+    let mut child = std::process::Command::new(sweep_e2e::bin("worker"))
+        .args(["join", &format!("http://127.0.0.1:{port}"), "--slots", "1"])
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("the worker to be retrying", LIMIT, || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("coordinator unreachable").then_some(())
+    });
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let code = wait_for("the worker to exit", LIMIT, || child.try_wait().unwrap());
+    assert!(code.success());
+}

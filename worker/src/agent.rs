@@ -69,21 +69,30 @@ pub async fn run(
         fetching: tokio::sync::Mutex::new(()),
         reporting: Mutex::new(Vec::new()),
     });
-    register(&shared).await?;
+    tokio::pin!(shutdown);
+    tokio::pin!(hand_back);
+    // Registration and leasing retry while the coordinator is unreachable;
+    // a stop request must still end the worker then.
+    tokio::select! {
+        registered = register(&shared) => registered?,
+        _ = &mut shutdown => return Ok(()),
+    }
     let heartbeat = tokio::spawn(heartbeat_loop(shared.clone()));
     // Training runs in `jobs`; each finished job frees its slot at once and
     // is reported from `reports`, so the report's round trip overlaps the
     // next job. The lease stays held (and renewed) until the report lands.
     let mut jobs: JoinSet<Finished> = JoinSet::new();
     let mut reports = JoinSet::new();
-    tokio::pin!(shutdown);
-    tokio::pin!(hand_back);
 
     loop {
         let free = shared.config.slots.saturating_sub(jobs.len());
         let mut got = 0;
         if free > 0 {
-            match lease(&shared, free).await {
+            let leased = tokio::select! {
+                leased = lease(&shared, free) => leased,
+                _ = &mut shutdown => break,
+            };
+            match leased {
                 Ok(leases) => {
                     got = leases.len();
                     for lease in leases {
