@@ -107,6 +107,18 @@ mod tests {
 
     /// Runs with known statistics, checked against values computed
     /// independently (by hand and with scipy.stats.t.ppf).
+    /// Adds every metric the frame lacks as an all-null column.
+    fn with_missing_metrics(mut runs: DataFrame) -> DataFrame {
+        let height = runs.height();
+        for m in METRICS {
+            if runs.column(m).is_err() {
+                runs.with_column(Column::new(m.into(), vec![None::<f64>; height]))
+                    .unwrap();
+            }
+        }
+        runs
+    }
+
     #[test]
     fn golden_statistics_over_seeds() {
         let runs = DataFrame::new_infer_height(vec![
@@ -143,14 +155,7 @@ mod tests {
             ),
         ])
         .unwrap();
-        // The other metrics are absent: add them as nulls.
-        let mut runs = runs;
-        for m in METRICS {
-            if runs.column(m).is_err() {
-                runs.with_column(Column::new(m.into(), vec![None::<f64>; 6]))
-                    .unwrap();
-            }
-        }
+        let runs = with_missing_metrics(runs);
         let cells = aggregate(&runs).unwrap();
         assert_eq!(cells.height(), 3);
         let get = |name: &str, i: usize| cells.column(name).unwrap().f64().unwrap().get(i);
@@ -191,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_dominated_cell_is_off_the_front() {
-        let mut runs = DataFrame::new_infer_height(vec![
+        let runs = DataFrame::new_infer_height(vec![
             Column::new("dataset".into(), ["d", "d"]),
             Column::new("objective".into(), ["mtl", "mtl"]),
             Column::new("alpha".into(), [Some(0.1), Some(0.9)]),
@@ -199,12 +204,7 @@ mod tests {
             Column::new("gf".into(), [Some(0.01), Some(0.02)]),
         ])
         .unwrap();
-        for m in METRICS {
-            if runs.column(m).is_err() {
-                runs.with_column(Column::new(m.into(), vec![None::<f64>; 2]))
-                    .unwrap();
-            }
-        }
+        let runs = with_missing_metrics(runs);
         let cells = aggregate(&runs).unwrap();
         let pareto: Vec<bool> = cells
             .column("pareto")
