@@ -75,6 +75,8 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         format: Vec<sweep_coordinator::report::Format>,
     },
+    /// Compare sweep B with sweep A (the baseline), cell by cell; exits with status 3 on a regression.
+    Compare(CompareArgs),
     /// Time the aggregation of N synthetic run rows into cells.
     BenchAggregate {
         #[arg(long, default_value_t = 1_000_000)]
@@ -102,6 +104,29 @@ struct RunArgs {
     /// Where the paper datasets are [default: $SWEEP_DATA_DIR, ./datasets, ../shared/datasets].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// The baseline: a sweep name, a report directory or a runs.parquet file.
+    a: String,
+    /// The sweep compared with it, named the same ways.
+    b: String,
+    /// The database holding sweeps given by name [default: results/<sweep>/state.db].
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Where compare.parquet and compare.md go [default: results/compare/<a>--<b>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Relative change beyond which a significant move is flagged.
+    #[arg(long, default_value_t = 0.05)]
+    threshold: f64,
+    /// A metric's own threshold, as METRIC=VALUE (e.g. gf=0.2); repeatable.
+    #[arg(long = "metric-threshold")]
+    metric_threshold: Vec<String>,
+    /// Print every compared row, not only the flagged ones.
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Args)]
@@ -169,7 +194,7 @@ fn main() -> ExitCode {
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     match runtime.block_on(dispatch(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -181,7 +206,7 @@ fn data_dir(given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(sweep_worker::data::default_data_dir)
 }
 
-async fn dispatch(command: Command) -> Result<(), String> {
+async fn dispatch(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Run(args) => {
             let workers = args
@@ -198,7 +223,9 @@ async fn dispatch(command: Command) -> Result<(), String> {
                 out: args.out,
                 data_dir: data_dir(args.data_dir),
             };
-            run::run(opts, sweep_worker::agent::stop_signal()).await
+            run::run(opts, sweep_worker::agent::stop_signal())
+                .await
+                .map(|()| ExitCode::SUCCESS)
         }
         Command::Serve(args) => {
             let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -218,6 +245,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
             })
             .await
             .map_err(|e| e.to_string())
+            .map(|()| ExitCode::SUCCESS)
         }
         Command::Submit { sweep, conn } => {
             let r = user::submit(&mut conn.connect().await?, &sweep).await?;
@@ -225,7 +253,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
                 "sweep {}: {} jobs, {} already done, {} to run",
                 r.name, r.jobs, r.already_done, r.to_run
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status {
             name,
@@ -262,7 +290,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
                     .into_inner();
                 println!("{}", show(&s));
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Cancel { name, conn } => {
             let s = conn
@@ -272,7 +300,7 @@ async fn dispatch(command: Command) -> Result<(), String> {
                 .await
                 .map_err(|s| s.message().to_string())?;
             println!("{}", user::describe(s.get_ref()));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::List { conn } => {
             let all = conn
@@ -284,12 +312,12 @@ async fn dispatch(command: Command) -> Result<(), String> {
             for s in &all.get_ref().sweeps {
                 println!("{}", user::describe(s));
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Results { name, out, conn } => {
             let n = user::export_results(&mut conn.connect().await?, &name, &out).await?;
             println!("{n} results written to {}", out.display());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Report {
             sweep,
@@ -308,16 +336,63 @@ async fn dispatch(command: Command) -> Result<(), String> {
             for f in &written.files {
                 println!("{}", f.display());
             }
-            Ok(())
+            if !written.skipped.is_empty() {
+                return Err(written.skipped.join("; "));
+            }
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Compare(args) => compare(args),
         Command::BenchAggregate { rows } => {
             println!("{}", report::bench_aggregate(rows.max(1))?);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench { workers, jobs } => {
             let r = bench::bench(workers.max(1), jobs.max(1)).await?;
             println!("{}", serde_json::to_string(&r).expect("serialisable"));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Exit status of `compare` when a cell regressed (1 is an error, 2 bad usage).
+const REGRESSION_EXIT: u8 = 3;
+
+fn compare(args: CompareArgs) -> Result<ExitCode, String> {
+    use report::compare;
+    let thresholds = compare::Thresholds::parse(args.threshold, &args.metric_threshold)?;
+    let a = report::runs_of(&args.a, args.db.as_deref())?;
+    let b = report::runs_of(&args.b, args.db.as_deref())?;
+    let label = |s: &str| {
+        std::path::Path::new(s)
+            .file_stem()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| s.to_string())
+    };
+    let (la, lb) = (label(&args.a), label(&args.b));
+    let c = compare::compare(&la, &a, &lb, &b, &thresholds)?;
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("results/compare").join(format!("{la}--{lb}")));
+    let files = c.write(&out, &thresholds)?;
+    let flagged = |r: &compare::Row| args.all || r.flag != compare::Flag::Unchanged;
+    if c.rows.iter().any(flagged) {
+        print!("{}", c.markdown(flagged));
+    }
+    let regressions = c.regressions().len();
+    println!(
+        "{lb} against {la}: {} cell metrics compared, {regressions} regressions, {} improvements",
+        c.rows.len(),
+        c.rows
+            .iter()
+            .filter(|r| r.flag == compare::Flag::Improvement)
+            .count()
+    );
+    for f in files {
+        println!("{}", f.display());
+    }
+    Ok(if regressions > 0 {
+        ExitCode::from(REGRESSION_EXIT)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

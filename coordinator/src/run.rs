@@ -108,6 +108,9 @@ pub async fn run(
             for f in &w.files {
                 eprintln!("  {}", f.display());
             }
+            for s in &w.skipped {
+                eprintln!("  not written: {s}");
+            }
         }
         Err(e) => eprintln!("the report could not be written: {e}"),
     }

@@ -63,6 +63,8 @@ pub struct SweepPlan {
     pub alphas: Vec<f64>,
     pub seeds: Vec<u64>,
     pub text: String,
+    /// Set for a scheduled run: goes into every job's key (see `JobSpec::run`).
+    pub run: Option<String>,
 }
 
 /// Parses and validates a sweep file; errors name `source` and the field.
@@ -122,6 +124,7 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, String> {
         alphas,
         seeds,
         text: text.to_string(),
+        run: None,
     })
 }
 
@@ -211,6 +214,14 @@ fn seed_list(v: &toml::Value) -> Result<Vec<u64>, String> {
 }
 
 impl SweepPlan {
+    /// The same sweep as a scheduled run: named `name`, with `name` as the
+    /// run id in every job's key.
+    pub fn scheduled_run(mut self, name: &str) -> SweepPlan {
+        self.file.name = name.to_string();
+        self.run = Some(name.to_string());
+        self
+    }
+
     /// The jobs: one per (dataset, objective, α, seed), the STL cell once per
     /// (dataset, seed). Paper datasets must be present and intact in
     /// `data_dir`, which serves them to workers; no-op sweeps need no data.
@@ -245,6 +256,7 @@ impl SweepPlan {
                             seed,
                             settings: f.training.clone(),
                             noop: f.noop.clone(),
+                            run: self.run.clone(),
                         };
                         spec.validate()
                             .map_err(|e| format!("job {}: {e}", spec.label()))?;

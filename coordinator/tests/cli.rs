@@ -3,9 +3,14 @@
 use std::process::Command;
 
 fn coordinator(args: &[&str]) -> std::process::Output {
+    coordinator_with(args, &[])
+}
+
+fn coordinator_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_coordinator"))
         .args(args)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -136,6 +141,82 @@ fn run_writes_reports_whose_parquet_files_read_back() {
     );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.starts_with("<!doctype html>") && html.contains("class=\"best\""));
+
+    // One figure per dataset, as SVG and PNG, with α labels on the points.
+    for dataset in ["friedman1", "moons"] {
+        let svg = std::fs::read_to_string(out.join(format!("plots/{dataset}.svg"))).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("α=0.5") && svg.contains("Pareto front"));
+        let png = std::fs::read(out.join(format!("plots/{dataset}.png"))).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{dataset}.png is a PNG");
+    }
+
+    // The same sweep with every metric shifted by the no-op fault switch:
+    // `compare` flags the regressions and exits with status 3; a sweep
+    // compared with itself passes.
+    let shifted = dir.join("shifted");
+    let run = coordinator_with(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--out",
+            shifted.to_str().unwrap(),
+        ],
+        &[("SWEEP_NOOP_METRIC_SHIFT", "0.3")],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let cmp_dir = dir.join("cmp");
+    let cmp = coordinator(&[
+        "compare",
+        out.to_str().unwrap(),
+        shifted.join("runs.parquet").to_str().unwrap(),
+        "--out",
+        cmp_dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&cmp.stdout);
+    assert_eq!(
+        cmp.status.code(),
+        Some(3),
+        "{stdout}{}",
+        String::from_utf8_lossy(&cmp.stderr)
+    );
+    assert!(
+        stdout.contains("| moons stl | gf |") && stdout.contains("**regression**"),
+        "{stdout}"
+    );
+    let compared =
+        ParquetReader::new(std::fs::File::open(cmp_dir.join("compare.parquet")).unwrap())
+            .finish()
+            .unwrap();
+    // 6 cells × (4 metrics per task: prediction ×2, gf, gnf, r2_fg → 5).
+    assert_eq!(compared.height(), 6 * 5);
+    let flags: Vec<String> = compared
+        .column("flag")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|f| f.unwrap_or_default().to_string())
+        .collect();
+    assert!(flags.iter().all(|f| f == "regression"), "{flags:?}");
+    let same = coordinator(&[
+        "compare",
+        out.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--out",
+        cmp_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
 
     // `report` regenerates the same files from the database alone.
     std::fs::remove_file(out.join("cells.parquet")).unwrap();

@@ -61,6 +61,11 @@ pub struct JobSpec {
     /// fake result. For tests and load benchmarks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noop: Option<NoopJob>,
+    /// A scheduled run's id. It changes the job's key, so that a scheduled
+    /// run measures afresh instead of finding an earlier run's result, and
+    /// nothing else: training never reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// The no-op job kind: sleeps, then returns metrics derived from a hash of
@@ -128,6 +133,7 @@ mod tests {
             seed: 0,
             settings: TrainSettings::default(),
             noop: None,
+            run: None,
         }
     }
 
@@ -155,6 +161,12 @@ mod tests {
         c.settings.max_epochs = 99;
         assert_ne!(a.key("d1"), c.key("d1"));
         assert_eq!(a.key("d1").len(), 32);
+        // A scheduled run's id forces fresh jobs.
+        let mut d = a.clone();
+        d.run = Some("nightly-1".into());
+        assert_ne!(a.key("d1"), d.key("d1"));
+        // An unscheduled spec's JSON (and so its key) is as before the field.
+        assert!(!serde_json::to_string(&a).unwrap().contains("run"));
     }
 
     #[test]

@@ -271,6 +271,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         seed: args.seed,
         settings,
         noop: None,
+        run: None,
     };
     let data_dir = args.data_dir.unwrap_or_else(data::default_data_dir);
     let result = sweep_worker::run_job(&spec, &data_dir).map_err(|e| e.to_string())?;

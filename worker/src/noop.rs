@@ -14,13 +14,18 @@ pub fn run(spec: &JobSpec, noop: &NoopJob) -> Result<JobResult, JobError> {
     if let Some(error) = &noop.fail_with {
         return Err(JobError::Injected(error.clone()));
     }
-    let digest = Sha256::digest(serde_json::to_vec(spec).expect("a spec serialises"));
+    // Like training, the fake result does not depend on a scheduled run's id.
+    let unscheduled = JobSpec {
+        run: None,
+        ..spec.clone()
+    };
+    let digest = Sha256::digest(serde_json::to_vec(&unscheduled).expect("a spec serialises"));
     // Eight numbers in [0, 1) from the digest.
     let u: Vec<f64> = digest
         .chunks(4)
         .map(|c| f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])) / 4_294_967_296.0)
         .collect();
-    let shift = noop.metric_shift;
+    let shift = noop.metric_shift + fault_shift();
     let regression = spec.dataset.task() == Task::Regression;
     let metrics = Metrics {
         mse: regression.then(|| 0.2 + 0.1 * u[0] + shift),
@@ -47,4 +52,15 @@ pub fn run(spec: &JobSpec, noop: &NoopJob) -> Result<JobResult, JobError> {
         dataset_sha256: String::new(),
         code_version: CODE_VERSION.to_string(),
     })
+}
+
+/// The fault switch for regression tests of scheduled runs: a worker
+/// started with `SWEEP_NOOP_METRIC_SHIFT=x` adds `x` to every no-op
+/// metric, as a code change that makes results worse would, without the
+/// (frozen) sweep file changing.
+fn fault_shift() -> f64 {
+    std::env::var("SWEEP_NOOP_METRIC_SHIFT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -3,10 +3,13 @@
 //! published paper's table per dataset as Markdown and HTML.
 //!
 //! `frames` turns stored results into Polars frames, `cells` aggregates
-//! them over seeds, `table` lays the cells out for people.
+//! them over seeds, `table` lays the cells out for people, `plots` draws
+//! them and `compare` sets two sweeps side by side.
 
 pub mod cells;
+pub mod compare;
 pub mod frames;
+pub mod plots;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -38,9 +41,11 @@ pub struct Written {
     pub runs: usize,
     pub failures: usize,
     pub cells: usize,
+    /// Files that could not be drawn, and why (the rest are still written).
+    pub skipped: Vec<String>,
 }
 
-pub const ALL_FORMATS: [Format; 3] = [Format::Parquet, Format::Md, Format::Html];
+pub const ALL_FORMATS: [Format; 4] = [Format::Parquet, Format::Md, Format::Html, Format::Plots];
 
 /// Which files a report writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,11 +53,21 @@ pub enum Format {
     Md,
     Html,
     Parquet,
+    /// `plots/<dataset>.svg` and `.png`.
+    Plots,
 }
 
-/// Regenerates the report files of `sweep` from the database at `db` into
-/// `out`, in the given formats.
-pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Result<Written, String> {
+/// A sweep's stored state, as the report needs it.
+struct Loaded {
+    planned_seeds: usize,
+    results: Vec<crate::store::ResultRow>,
+    failed: Vec<(crate::state::Job, String)>,
+}
+
+fn load(db: &Path, sweep: &str) -> Result<Loaded, String> {
+    if !db.exists() {
+        return Err(format!("{}: no such database", db.display()));
+    }
     let store = Store::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
     let state = store
         .load(std::time::Instant::now())
@@ -76,7 +91,52 @@ pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Resul
             _ => None,
         })
         .collect();
+    Ok(Loaded {
+        planned_seeds,
+        results,
+        failed,
+    })
+}
 
+/// The runs frame of a sweep in a database.
+pub fn runs_in_db(db: &Path, sweep: &str) -> Result<DataFrame, String> {
+    frames::runs(&load(db, sweep)?.results)
+}
+
+/// The runs frame named by `source`: a `runs.parquet` file or a report
+/// directory if such a path exists, else a sweep in `db` (by default
+/// `results/<sweep>/state.db`, where `coordinator run` keeps it).
+pub fn runs_of(source: &str, db: Option<&Path>) -> Result<DataFrame, String> {
+    let path = Path::new(source);
+    if path.exists() {
+        return runs_in_file(path);
+    }
+    let default = PathBuf::from("results").join(source).join("state.db");
+    runs_in_db(db.unwrap_or(&default), source)
+}
+
+/// The runs frame of a `runs.parquet` file, or of the one in a report
+/// directory.
+pub fn runs_in_file(path: &Path) -> Result<DataFrame, String> {
+    let file = if path.is_dir() {
+        path.join("runs.parquet")
+    } else {
+        path.to_path_buf()
+    };
+    let f = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    ParquetReader::new(f)
+        .finish()
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Regenerates the report files of `sweep` from the database at `db` into
+/// `out`, in the given formats.
+pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Result<Written, String> {
+    let Loaded {
+        planned_seeds,
+        results,
+        failed,
+    } = load(db, sweep)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut runs = frames::runs(&results)?;
     let mut failures = frames::failures(&failed)?;
@@ -106,11 +166,20 @@ pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Resul
             files.push(path);
         }
     }
+    let mut skipped = Vec::new();
+    if formats.contains(&Format::Plots) && cells.height() > 0 {
+        // A machine without a font still gets its tables and Parquet files.
+        match plots::write_tradeoffs(&cells, out) {
+            Ok(f) => files.extend(f),
+            Err(e) => skipped.push(format!("plots: {e}")),
+        }
+    }
     Ok(Written {
         files,
         runs: runs.height(),
         failures: failures.height(),
         cells: cells.height(),
+        skipped,
     })
 }
 

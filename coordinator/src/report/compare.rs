@@ -1,0 +1,553 @@
+//! Comparison of two sweeps, cell by cell: for each (dataset, objective, α)
+//! present in both and each quality metric, both means, the difference, a
+//! p-value (a paired t-test where both sides ran the same seeds, Welch's
+//! t-test otherwise) and a flag when the cell moved beyond its threshold in
+//! a significant way. Scheduled runs use it to tell a pass from a
+//! regression.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use super::{floats, strings};
+
+/// The metrics compared, with whether a higher value is better.
+pub const COMPARED: [(&str, bool); 7] = [
+    ("mse", false),
+    ("r2", true),
+    ("accuracy", true),
+    ("f1", true),
+    ("gf", false),
+    ("gnf", false),
+    ("r2_fg", true),
+];
+
+/// A change is significant below this p-value.
+pub const SIGNIFICANCE: f64 = 0.05;
+
+/// The relative change, per metric, beyond which a significant move is
+/// flagged; metrics not listed use `default`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Thresholds {
+    pub default: f64,
+    #[serde(default)]
+    pub per_metric: BTreeMap<String, f64>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            default: 0.05,
+            per_metric: BTreeMap::new(),
+        }
+    }
+}
+
+impl Thresholds {
+    /// Parses `metric=value` items such as `gf=0.1`, naming the bad one.
+    pub fn parse(default: f64, items: &[String]) -> Result<Thresholds, String> {
+        if !(default >= 0.0 && default.is_finite()) {
+            return Err(format!("threshold: {default} is not a non-negative number"));
+        }
+        let mut per_metric = BTreeMap::new();
+        for item in items {
+            let (metric, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("threshold `{item}`: expected METRIC=VALUE, e.g. gf=0.1"))?;
+            if !COMPARED.iter().any(|(m, _)| *m == metric) {
+                let known: Vec<&str> = COMPARED.iter().map(|(m, _)| *m).collect();
+                return Err(format!(
+                    "threshold `{item}`: unknown metric `{metric}` (known: {})",
+                    known.join(", ")
+                ));
+            }
+            let value: f64 = value
+                .parse()
+                .ok()
+                .filter(|v: &f64| *v >= 0.0 && v.is_finite())
+                .ok_or_else(|| {
+                    format!("threshold `{item}`: `{value}` is not a non-negative number")
+                })?;
+            per_metric.insert(metric.to_string(), value);
+        }
+        Ok(Thresholds {
+            default,
+            per_metric,
+        })
+    }
+
+    pub fn of(&self, metric: &str) -> f64 {
+        self.per_metric.get(metric).copied().unwrap_or(self.default)
+    }
+}
+
+/// How a compared cell moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    Unchanged,
+    Improvement,
+    Regression,
+}
+
+impl Flag {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::Unchanged => "",
+            Flag::Improvement => "improvement",
+            Flag::Regression => "regression",
+        }
+    }
+}
+
+/// One (cell, metric) of a comparison.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub dataset: String,
+    pub objective: String,
+    pub alpha: Option<f64>,
+    pub metric: &'static str,
+    pub n_a: usize,
+    pub n_b: usize,
+    pub mean_a: f64,
+    pub mean_b: f64,
+    /// `mean_b - mean_a`.
+    pub diff: f64,
+    /// `diff / |mean_a|` (null when `mean_a` is 0).
+    pub rel_diff: Option<f64>,
+    pub test: &'static str,
+    pub p_value: Option<f64>,
+    pub flag: Flag,
+}
+
+impl Row {
+    pub fn cell(&self) -> String {
+        match self.alpha {
+            Some(a) => format!("{} {} α={a}", self.dataset, self.objective),
+            None => format!("{} {}", self.dataset, self.objective),
+        }
+    }
+}
+
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+    pub rows: Vec<Row>,
+    /// Cells present on one side only.
+    pub unmatched: Vec<String>,
+}
+
+impl Comparison {
+    pub fn regressions(&self) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| r.flag == Flag::Regression)
+            .collect()
+    }
+}
+
+type CellKey = (String, String, Option<u64>);
+
+/// Per cell, per metric: seed → value.
+type Samples = BTreeMap<CellKey, HashMap<&'static str, BTreeMap<u64, f64>>>;
+
+fn samples(runs: &DataFrame) -> Result<(Samples, HashMap<CellKey, Option<f64>>), String> {
+    let dataset = strings(runs, "dataset")?;
+    let objective = strings(runs, "objective")?;
+    let alpha = floats(runs, "alpha")?;
+    let seed: Vec<u64> = runs
+        .column("seed")
+        .and_then(|c| c.cast(&DataType::UInt64))
+        .map_err(|e| e.to_string())?
+        .u64()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|s| s.unwrap_or(0))
+        .collect();
+    let mut out: Samples = BTreeMap::new();
+    let mut alphas = HashMap::new();
+    for (metric, _) in COMPARED {
+        let values = floats(runs, metric)?;
+        for i in 0..runs.height() {
+            let key = (
+                dataset[i].clone(),
+                objective[i].clone(),
+                alpha[i].map(f64::to_bits),
+            );
+            alphas.insert(key.clone(), alpha[i]);
+            if let Some(v) = values[i] {
+                out.entry(key)
+                    .or_default()
+                    .entry(metric)
+                    .or_default()
+                    .insert(seed[i], v);
+            } else {
+                out.entry(key).or_default();
+            }
+        }
+    }
+    Ok((out, alphas))
+}
+
+/// Compares the runs of sweep `b` against those of sweep `a` (the baseline).
+pub fn compare(
+    a_name: &str,
+    a: &DataFrame,
+    b_name: &str,
+    b: &DataFrame,
+    thresholds: &Thresholds,
+) -> Result<Comparison, String> {
+    let (sa, alphas) = samples(a)?;
+    let (sb, _) = samples(b)?;
+    let mut rows = Vec::new();
+    let mut unmatched = Vec::new();
+    let label = |k: &CellKey| match alphas.get(k).copied().flatten() {
+        Some(al) => format!("{} {} α={al}", k.0, k.1),
+        None => format!("{} {}", k.0, k.1),
+    };
+    for (key, ma) in &sa {
+        let Some(mb) = sb.get(key) else {
+            unmatched.push(format!("{} (only in {a_name})", label(key)));
+            continue;
+        };
+        for (metric, higher_is_better) in COMPARED {
+            let (Some(xa), Some(xb)) = (ma.get(metric), mb.get(metric)) else {
+                continue;
+            };
+            rows.push(compare_cell(
+                key,
+                alphas[key],
+                metric,
+                higher_is_better,
+                xa,
+                xb,
+                thresholds.of(metric),
+            ));
+        }
+    }
+    for key in sb.keys().filter(|k| !sa.contains_key(*k)) {
+        let alpha = key.2.map(f64::from_bits);
+        let text = match alpha {
+            Some(al) => format!("{} {} α={al}", key.0, key.1),
+            None => format!("{} {}", key.0, key.1),
+        };
+        unmatched.push(format!("{text} (only in {b_name})"));
+    }
+    Ok(Comparison {
+        a: a_name.to_string(),
+        b: b_name.to_string(),
+        rows,
+        unmatched,
+    })
+}
+
+fn compare_cell(
+    key: &CellKey,
+    alpha: Option<f64>,
+    metric: &'static str,
+    higher_is_better: bool,
+    xa: &BTreeMap<u64, f64>,
+    xb: &BTreeMap<u64, f64>,
+    threshold: f64,
+) -> Row {
+    let va: Vec<f64> = xa.values().copied().collect();
+    let vb: Vec<f64> = xb.values().copied().collect();
+    let (mean_a, mean_b) = (mean(&va), mean(&vb));
+    let diff = mean_b - mean_a;
+    let rel_diff = (mean_a != 0.0).then(|| diff / mean_a.abs());
+    let same_seeds = xa.len() == xb.len() && xa.keys().eq(xb.keys());
+    let (test, p_value) = if same_seeds && va.len() >= 2 {
+        let d: Vec<f64> = va.iter().zip(&vb).map(|(a, b)| b - a).collect();
+        ("paired", paired_p(&d))
+    } else if va.len() >= 2 && vb.len() >= 2 {
+        ("welch", welch_p(&va, &vb))
+    } else {
+        ("none", None)
+    };
+    // A move counts when it exceeds the threshold (relative to the
+    // baseline, or absolute when the baseline is 0) and, where there are
+    // enough seeds to tell, is significant.
+    let size = rel_diff.unwrap_or(diff).abs();
+    let significant = p_value.is_none_or(|p| p < SIGNIFICANCE);
+    let flag = if size > threshold && significant && diff != 0.0 {
+        if (diff > 0.0) == higher_is_better {
+            Flag::Improvement
+        } else {
+            Flag::Regression
+        }
+    } else {
+        Flag::Unchanged
+    };
+    Row {
+        dataset: key.0.clone(),
+        objective: key.1.clone(),
+        alpha,
+        metric,
+        n_a: va.len(),
+        n_b: vb.len(),
+        mean_a,
+        mean_b,
+        diff,
+        rel_diff,
+        test,
+        p_value,
+        flag,
+    }
+}
+
+fn mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len() as f64
+}
+
+fn variance(x: &[f64]) -> f64 {
+    let m = mean(x);
+    x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64
+}
+
+/// Two-sided p-value of t with `df` degrees of freedom. A zero standard
+/// error gives p = 0 for a non-zero difference and 1 for none.
+fn two_sided(diff: f64, se: f64, df: f64) -> Option<f64> {
+    if se == 0.0 {
+        return Some(if diff == 0.0 { 1.0 } else { 0.0 });
+    }
+    let t = diff / se;
+    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+    Some(2.0 * (1.0 - dist.cdf(t.abs())))
+}
+
+/// The paired t-test on per-seed differences.
+pub fn paired_p(d: &[f64]) -> Option<f64> {
+    let n = d.len() as f64;
+    two_sided(mean(d), (variance(d) / n).sqrt(), n - 1.0)
+}
+
+/// Welch's unequal-variance t-test, with the Welch–Satterthwaite degrees of
+/// freedom.
+pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (qa, qb) = (variance(a) / na, variance(b) / nb);
+    let se = (qa + qb).sqrt();
+    let df = if qa + qb == 0.0 {
+        na + nb - 2.0
+    } else {
+        (qa + qb).powi(2) / (qa * qa / (na - 1.0) + qb * qb / (nb - 1.0))
+    };
+    two_sided(mean(b) - mean(a), se, df)
+}
+
+impl Comparison {
+    pub fn frame(&self) -> Result<DataFrame, String> {
+        let r = &self.rows;
+        let strs = |f: &dyn Fn(&Row) -> String| r.iter().map(f).collect::<Vec<String>>();
+        let nums = |f: &dyn Fn(&Row) -> Option<f64>| r.iter().map(f).collect::<Vec<_>>();
+        let ints = |f: &dyn Fn(&Row) -> usize| r.iter().map(|x| f(x) as u32).collect::<Vec<_>>();
+        DataFrame::new_infer_height(vec![
+            Column::new("dataset".into(), strs(&|x| x.dataset.clone())),
+            Column::new("objective".into(), strs(&|x| x.objective.clone())),
+            Column::new("alpha".into(), nums(&|x| x.alpha)),
+            Column::new("metric".into(), strs(&|x| x.metric.to_string())),
+            Column::new("n_a".into(), ints(&|x| x.n_a)),
+            Column::new("n_b".into(), ints(&|x| x.n_b)),
+            Column::new("mean_a".into(), nums(&|x| Some(x.mean_a))),
+            Column::new("mean_b".into(), nums(&|x| Some(x.mean_b))),
+            Column::new("diff".into(), nums(&|x| Some(x.diff))),
+            Column::new("rel_diff".into(), nums(&|x| x.rel_diff)),
+            Column::new("test".into(), strs(&|x| x.test.to_string())),
+            Column::new("p_value".into(), nums(&|x| x.p_value)),
+            Column::new("flag".into(), strs(&|x| x.flag.name().to_string())),
+        ])
+        .map_err(|e| e.to_string())
+    }
+
+    /// A Markdown table of the rows `which` selects.
+    pub fn markdown(&self, which: impl Fn(&Row) -> bool) -> String {
+        let mut s = format!(
+            "| cell | metric | {} | {} | diff | rel | test | p | flag |\n|---|---|---|---|---|---|---|---|---|\n",
+            self.a, self.b
+        );
+        for r in self.rows.iter().filter(|r| which(r)) {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {:+.4} | {} | {} | {} | {} |\n",
+                r.cell(),
+                r.metric,
+                num(r.mean_a, r.n_a),
+                num(r.mean_b, r.n_b),
+                r.diff,
+                r.rel_diff
+                    .map(|v| format!("{:+.1}%", 100.0 * v))
+                    .unwrap_or_else(|| "–".into()),
+                r.test,
+                r.p_value
+                    .map(|p| format!("{p:.3}"))
+                    .unwrap_or_else(|| "–".into()),
+                match r.flag {
+                    Flag::Regression => "**regression**",
+                    f => f.name(),
+                }
+            ));
+        }
+        s
+    }
+
+    /// The full report: a summary, the flagged rows, then every row.
+    pub fn report(&self, thresholds: &Thresholds) -> String {
+        let flagged = self
+            .rows
+            .iter()
+            .filter(|r| r.flag != Flag::Unchanged)
+            .count();
+        let mut s = format!(
+            "# {} compared with {}\n\n{} cell metrics compared; {} regressions, {} improvements \
+             (threshold {} relative, per metric {:?}; p < {SIGNIFICANCE}).\n\n",
+            self.b,
+            self.a,
+            self.rows.len(),
+            self.regressions().len(),
+            flagged - self.regressions().len(),
+            thresholds.default,
+            thresholds.per_metric
+        );
+        if !self.unmatched.is_empty() {
+            s.push_str(&format!(
+                "Not compared (on one side only): {}.\n\n",
+                self.unmatched.join("; ")
+            ));
+        }
+        if flagged > 0 {
+            s.push_str("## Flagged\n\n");
+            s.push_str(&self.markdown(|r| r.flag != Flag::Unchanged));
+            s.push('\n');
+        }
+        s.push_str("## All\n\n");
+        s.push_str(&self.markdown(|_| true));
+        s
+    }
+
+    /// Writes `compare.parquet` and `compare.md` into `out`.
+    pub fn write(&self, out: &Path, thresholds: &Thresholds) -> Result<Vec<PathBuf>, String> {
+        std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let parquet = out.join("compare.parquet");
+        super::write_parquet(&parquet, &mut self.frame()?)?;
+        let md = out.join("compare.md");
+        std::fs::write(&md, self.report(thresholds))
+            .map_err(|e| format!("{}: {e}", md.display()))?;
+        Ok(vec![parquet, md])
+    }
+}
+
+fn num(v: f64, n: usize) -> String {
+    format!("{v:.4} (n={n})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(rows: &[(&str, Option<f64>, u64, f64)]) -> DataFrame {
+        let mut cols = vec![
+            Column::new(
+                "dataset".into(),
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "objective".into(),
+                rows.iter()
+                    .map(|r| if r.1.is_some() { "mtl" } else { "stl" })
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("alpha".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+            Column::new("seed".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+        ];
+        for (m, _) in COMPARED {
+            let v: Vec<Option<f64>> = rows.iter().map(|r| (m == "gf").then_some(r.3)).collect();
+            cols.push(Column::new(m.into(), v));
+        }
+        DataFrame::new_infer_height(cols).unwrap()
+    }
+
+    // Reference p-values from scipy:
+    //   ttest_rel([.10,.12,.11], [.15,.16,.18]).pvalue = 0.026271...
+    //   ttest_ind([.10,.12,.11,.13], [.15,.16,.18], equal_var=False).pvalue = 0.011756...
+    #[test]
+    fn p_values_match_scipy() {
+        let d: Vec<f64> = [0.15, 0.16, 0.18]
+            .iter()
+            .zip([0.10, 0.12, 0.11])
+            .map(|(b, a)| b - a)
+            .collect();
+        let p = paired_p(&d).unwrap();
+        assert!((p - 0.026_271).abs() < 1e-5, "paired p = {p}");
+        let p = welch_p(&[0.10, 0.12, 0.11, 0.13], &[0.15, 0.16, 0.18]).unwrap();
+        assert!((p - 0.011_756).abs() < 1e-5, "welch p = {p}");
+    }
+
+    #[test]
+    fn a_worse_gf_on_the_same_seeds_is_a_paired_regression() {
+        let a = runs(&[
+            ("wine", Some(0.1), 0, 0.10),
+            ("wine", Some(0.1), 1, 0.12),
+            ("wine", Some(0.1), 2, 0.11),
+            ("wine", None, 0, 0.5),
+        ]);
+        let b = runs(&[
+            ("wine", Some(0.1), 0, 0.15),
+            ("wine", Some(0.1), 1, 0.16),
+            ("wine", Some(0.1), 2, 0.18),
+            ("wine", None, 0, 0.5),
+            ("wine", Some(0.3), 0, 0.2),
+        ]);
+        let c = compare("a", &a, "b", &b, &Thresholds::default()).unwrap();
+        let reg = c.regressions();
+        assert_eq!(reg.len(), 1);
+        assert_eq!((reg[0].metric, reg[0].test), ("gf", "paired"));
+        assert_eq!(reg[0].alpha, Some(0.1));
+        let stl = c.rows.iter().find(|r| r.alpha.is_none()).unwrap();
+        assert_eq!((stl.flag, stl.test), (Flag::Unchanged, "none"));
+        assert_eq!(c.unmatched, vec!["wine mtl α=0.3 (only in b)".to_string()]);
+        // The same move is an improvement the other way round.
+        let back = compare("b", &b, "a", &a, &Thresholds::default()).unwrap();
+        assert!(back.regressions().is_empty());
+        assert_eq!(
+            back.rows
+                .iter()
+                .filter(|r| r.flag == Flag::Improvement)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_move_below_its_threshold_or_not_significant_is_not_flagged() {
+        let a = runs(&[("wine", None, 0, 0.10), ("wine", None, 1, 0.30)]);
+        let b = runs(&[("wine", None, 2, 0.12), ("wine", None, 3, 0.34)]);
+        // +15%, but Welch's p is far above 0.05 with this spread.
+        let c = compare("a", &a, "b", &b, &Thresholds::default()).unwrap();
+        assert_eq!(c.rows[0].test, "welch");
+        assert!(c.rows[0].p_value.unwrap() > 0.5);
+        assert_eq!(c.rows[0].flag, Flag::Unchanged);
+        // Single seeds: the threshold alone decides.
+        let a = runs(&[("wine", None, 0, 0.10)]);
+        let b = runs(&[("wine", None, 0, 0.104)]);
+        let loose = Thresholds::parse(0.05, &[]).unwrap();
+        assert_eq!(
+            compare("a", &a, "b", &b, &loose).unwrap().rows[0].flag,
+            Flag::Unchanged
+        );
+        let tight = Thresholds::parse(0.05, &["gf=0.01".into()]).unwrap();
+        assert_eq!(
+            compare("a", &a, "b", &b, &tight).unwrap().rows[0].flag,
+            Flag::Regression
+        );
+    }
+
+    #[test]
+    fn bad_thresholds_are_named() {
+        let e = Thresholds::parse(0.05, &["gff=0.1".into()]).unwrap_err();
+        assert!(e.contains("unknown metric `gff`"), "{e}");
+        let e = Thresholds::parse(0.05, &["gf=-1".into()]).unwrap_err();
+        assert!(e.contains("`-1` is not a non-negative number"), "{e}");
+        let e = Thresholds::parse(0.05, &["gf".into()]).unwrap_err();
+        assert!(e.contains("METRIC=VALUE"), "{e}");
+    }
+}

@@ -1,0 +1,473 @@
+//! Plots, as SVG and PNG, with plotters: per dataset, the prediction
+//! metric against GF (one point per α with error bars over seeds, the STL
+//! point, the Pareto points circled) beside GNF against α; and for
+//! scheduled runs, one metric over runs.
+//!
+//! Text is drawn with `ab_glyph` from a TrueType font on disk (DejaVu Sans
+//! by default, `SWEEP_FONT` to choose another) rather than through
+//! fontconfig: one pure-Rust dependency instead of a C library.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use polars::prelude::DataFrame;
+
+use super::{floats, strings};
+
+const FONT_PATHS: [&str; 4] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+];
+
+/// Registers the font once per process; the error says how to fix it.
+fn font() -> Result<(), String> {
+    static FONT: OnceLock<Result<(), String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let chosen = std::env::var("SWEEP_FONT").ok();
+        let candidates: Vec<String> = chosen
+            .clone()
+            .into_iter()
+            .chain(FONT_PATHS.iter().map(|p| p.to_string()))
+            .collect();
+        for path in &candidates {
+            if let Ok(bytes) = std::fs::read(path) {
+                // plotters keeps fonts for the life of the process.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                return plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+                    .map_err(|_| format!("{path}: not a TrueType font"));
+            }
+            if chosen.as_deref() == Some(path.as_str()) {
+                return Err(format!("SWEEP_FONT={path}: cannot be read"));
+            }
+        }
+        Err(format!(
+            "no font for the plots: install DejaVu Sans (Debian: fonts-dejavu-core) \
+             or set SWEEP_FONT to a .ttf file (looked in {})",
+            FONT_PATHS.join(", ")
+        ))
+    })
+    .clone()
+}
+
+type Result2<T> = Result<T, String>;
+
+/// Means and standard deviations of one metric, per cell.
+type MeanStd = (Vec<Option<f64>>, Vec<Option<f64>>);
+
+fn e<E: std::fmt::Display>(err: E) -> String {
+    err.to_string()
+}
+
+/// One cell of a dataset, on the means and standard deviations over seeds.
+struct Point {
+    alpha: Option<f64>,
+    prediction: (f64, f64),
+    gf: (f64, f64),
+    gnf: Option<(f64, f64)>,
+    pareto: bool,
+}
+
+struct DatasetPlot {
+    dataset: String,
+    prediction_name: &'static str,
+    points: Vec<Point>,
+}
+
+fn datasets(cells: &DataFrame) -> Result2<Vec<DatasetPlot>> {
+    let dataset = strings(cells, "dataset")?;
+    let alpha = floats(cells, "alpha")?;
+    let objective = strings(cells, "objective")?;
+    let stat = |m: &str| -> Result2<MeanStd> {
+        Ok((
+            floats(cells, &format!("{m}_mean"))?,
+            floats(cells, &format!("{m}_std"))?,
+        ))
+    };
+    let (acc, acc_sd) = stat("accuracy")?;
+    let (mse, mse_sd) = stat("mse")?;
+    let (gf, gf_sd) = stat("gf")?;
+    let (gnf, gnf_sd) = stat("gnf")?;
+    let pareto: Vec<bool> = cells
+        .column("pareto")
+        .map_err(e)?
+        .bool()
+        .map_err(e)?
+        .iter()
+        .map(|b| b.unwrap_or(false))
+        .collect();
+    let mut out: Vec<DatasetPlot> = Vec::new();
+    for i in 0..cells.height() {
+        let (name, prediction) = match (acc[i], mse[i]) {
+            (Some(a), _) => ("accuracy", (a, acc_sd[i].unwrap_or(0.0))),
+            (None, Some(m)) => ("MSE", (m, mse_sd[i].unwrap_or(0.0))),
+            _ => continue,
+        };
+        let Some(g) = gf[i] else { continue };
+        let point = Point {
+            alpha: alpha[i].filter(|_| objective[i] == "mtl"),
+            prediction,
+            gf: (g, gf_sd[i].unwrap_or(0.0)),
+            gnf: gnf[i].map(|v| (v, gnf_sd[i].unwrap_or(0.0))),
+            pareto: pareto[i],
+        };
+        match out.iter_mut().find(|d| d.dataset == dataset[i]) {
+            Some(d) => d.points.push(point),
+            None => out.push(DatasetPlot {
+                dataset: dataset[i].clone(),
+                prediction_name: name,
+                points: vec![point],
+            }),
+        }
+    }
+    for d in &mut out {
+        d.points
+            .sort_by(|a, b| a.alpha.unwrap_or(-1.0).total_cmp(&b.alpha.unwrap_or(-1.0)));
+    }
+    Ok(out)
+}
+
+/// Writes `plots/<dataset>.svg` and `.png` under `out` for every dataset
+/// in the cells frame.
+pub fn write_tradeoffs(cells: &DataFrame, out: &Path) -> Result2<Vec<PathBuf>> {
+    font()?;
+    let dir = out.join("plots");
+    std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let mut files = Vec::new();
+    for d in datasets(cells)? {
+        let svg = dir.join(format!("{}.svg", d.dataset));
+        let png = dir.join(format!("{}.png", d.dataset));
+        let size = (1200, 520);
+        tradeoff(SVGBackend::new(&svg, size).into_drawing_area(), &d)
+            .map_err(|err| format!("{}: {err}", svg.display()))?;
+        tradeoff(BitMapBackend::new(&png, size).into_drawing_area(), &d)
+            .map_err(|err| format!("{}: {err}", png.display()))?;
+        files.extend([svg, png]);
+    }
+    Ok(files)
+}
+
+/// A range around `values` with a margin, never empty.
+fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.02).max(1e-9);
+    (lo - pad, hi + pad)
+}
+
+fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -> Result2<()> {
+    root.fill(&WHITE).map_err(e)?;
+    let root = root.titled(&d.dataset, ("sans-serif", 26)).map_err(e)?;
+    let (left, right) = root.split_horizontally(660);
+    let blue = RGBColor(31, 119, 180);
+    let red = RGBColor(214, 39, 40);
+
+    // Left: the prediction metric against GF, log-scaled: GF spans decades.
+    let gf_lo = d
+        .points
+        .iter()
+        .map(|p| (p.gf.0 - p.gf.1).max(p.gf.0 * 0.5))
+        .fold(f64::INFINITY, f64::min)
+        .max(1e-9);
+    let gf_hi = d
+        .points
+        .iter()
+        .map(|p| p.gf.0 + p.gf.1)
+        .fold(0.0, f64::max)
+        .max(gf_lo * 10.0);
+    let y = span(d.points.iter().flat_map(|p| {
+        [
+            p.prediction.0 - p.prediction.1,
+            p.prediction.0 + p.prediction.1,
+        ]
+    }));
+    let mut chart = ChartBuilder::on(&left)
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .caption(
+            format!("{} against fidelity gap", d.prediction_name),
+            ("sans-serif", 18),
+        )
+        .build_cartesian_2d((gf_lo * 0.7..gf_hi * 1.4).log_scale(), y.0..y.1)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("GF (log scale; lower is more faithful)")
+        .y_desc(d.prediction_name)
+        .x_labels(6)
+        .x_label_formatter(&|v| short(*v))
+        .light_line_style(WHITE)
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(e)?;
+    let mtl: Vec<&Point> = d.points.iter().filter(|p| p.alpha.is_some()).collect();
+    chart
+        .draw_series(LineSeries::new(
+            mtl.iter().map(|p| (p.gf.0, p.prediction.0)),
+            blue.mix(0.35),
+        ))
+        .map_err(e)?;
+    for p in &d.points {
+        let colour = if p.alpha.is_some() { blue } else { red };
+        let (x, y) = (p.gf.0, p.prediction.0);
+        chart
+            .draw_series([ErrorBar::new_vertical(
+                x,
+                y - p.prediction.1,
+                y,
+                y + p.prediction.1,
+                colour,
+                8,
+            )])
+            .map_err(e)?;
+        let low = (x - p.gf.1).max(gf_lo * 0.7);
+        chart
+            .draw_series([ErrorBar::new_horizontal(y, low, x, x + p.gf.1, colour, 8)])
+            .map_err(e)?;
+    }
+    chart
+        .draw_series(
+            mtl.iter()
+                .map(|p| Circle::new((p.gf.0, p.prediction.0), 5, blue.filled())),
+        )
+        .map_err(e)?
+        .label("MTL, one point per α (±1 std over seeds)")
+        .legend(move |(x, y)| Circle::new((x, y), 5, blue.filled()));
+    chart
+        .draw_series(
+            d.points
+                .iter()
+                .filter(|p| p.alpha.is_none())
+                .map(|p| TriangleMarker::new((p.gf.0, p.prediction.0), 8, red.filled())),
+        )
+        .map_err(e)?
+        .label("STL (f alone, g fitted after)")
+        .legend(move |(x, y)| TriangleMarker::new((x, y), 6, red.filled()));
+    chart
+        .draw_series(
+            d.points
+                .iter()
+                .filter(|p| p.pareto)
+                .map(|p| Circle::new((p.gf.0, p.prediction.0), 11, BLACK.stroke_width(2))),
+        )
+        .map_err(e)?
+        .label("Pareto front")
+        .legend(|(x, y)| Circle::new((x, y), 7, BLACK.stroke_width(2)));
+    chart
+        .draw_series(mtl.iter().map(|p| {
+            // Offset in pixels, clear of the Pareto circle.
+            EmptyElement::at((p.gf.0, p.prediction.0))
+                + Text::new(
+                    format!("α={}", p.alpha.unwrap_or_default()),
+                    (13, -16),
+                    ("sans-serif", 12),
+                )
+        }))
+        .map_err(e)?;
+    // The corner the trade-off curve leaves empty.
+    let corner = if d.prediction_name == "MSE" {
+        SeriesLabelPosition::UpperRight
+    } else {
+        SeriesLabelPosition::LowerRight
+    };
+    chart
+        .configure_series_labels()
+        .position(corner)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(e)?;
+
+    // Right: GNF against α, STL as a reference line.
+    let gnf: Vec<(f64, (f64, f64))> = mtl
+        .iter()
+        .filter_map(|p| Some((p.alpha?, p.gnf?)))
+        .collect();
+    let stl_gnf = d
+        .points
+        .iter()
+        .find(|p| p.alpha.is_none())
+        .and_then(|p| p.gnf);
+    let y = span(
+        gnf.iter()
+            .flat_map(|(_, (m, s))| [m - s, m + s])
+            .chain(stl_gnf.map(|g| g.0)),
+    );
+    let mut chart = ChartBuilder::on(&right)
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .caption("neighbourhood fidelity against α", ("sans-serif", 18))
+        .build_cartesian_2d(0.0..1.0, y.0.min(0.0)..y.1)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("α (weight of the prediction loss)")
+        .y_desc("GNF")
+        .light_line_style(WHITE)
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(e)?;
+    if let Some((g, _)) = stl_gnf {
+        chart
+            .draw_series(LineSeries::new([(0.0, g), (1.0, g)], red.stroke_width(2)))
+            .map_err(e)?
+            .label("STL")
+            .legend(move |(x, y)| PathElement::new([(x - 8, y), (x + 8, y)], red.stroke_width(2)));
+    }
+    chart
+        .draw_series(LineSeries::new(
+            gnf.iter().map(|(a, (m, _))| (*a, *m)),
+            blue,
+        ))
+        .map_err(e)?;
+    chart
+        .draw_series(
+            gnf.iter()
+                .map(|(a, (m, s))| ErrorBar::new_vertical(*a, m - s, *m, m + s, blue, 8)),
+        )
+        .map_err(e)?;
+    chart
+        .draw_series(
+            gnf.iter()
+                .map(|(a, (m, _))| Circle::new((*a, *m), 5, blue.filled())),
+        )
+        .map_err(e)?
+        .label("MTL (±1 std over seeds)")
+        .legend(move |(x, y)| Circle::new((x, y), 5, blue.filled()));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(e)?;
+    root.present().map_err(e)
+}
+
+/// A tick label: a few significant digits, in exponent form when small.
+fn short(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1e-2 {
+        format!("{v:.0e}")
+    } else {
+        format!("{}", (v * 1e4).round() / 1e4)
+    }
+}
+
+/// One series of a metric over runs: its label and one value per run
+/// (`None` where the run has no such cell).
+pub struct Series {
+    pub label: String,
+    pub values: Vec<Option<f64>>,
+}
+
+/// Writes `<stem>.svg` and `<stem>.png`: one panel per dataset, one line
+/// per cell, the metric's mean over seeds against the run number.
+pub fn write_history(
+    stem: &Path,
+    metric: &str,
+    runs: &[String],
+    panels: &[(String, Vec<Series>)],
+) -> Result2<Vec<PathBuf>> {
+    font()?;
+    if let Some(dir) = stem.parent() {
+        std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    }
+    let svg = stem.with_extension("svg");
+    let png = stem.with_extension("png");
+    let size = (1000, 320 * panels.len().max(1) as u32);
+    history(
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        metric,
+        runs,
+        panels,
+    )
+    .map_err(|err| format!("{}: {err}", svg.display()))?;
+    history(
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        metric,
+        runs,
+        panels,
+    )
+    .map_err(|err| format!("{}: {err}", png.display()))?;
+    Ok(vec![svg, png])
+}
+
+fn history<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    metric: &str,
+    runs: &[String],
+    panels: &[(String, Vec<Series>)],
+) -> Result2<()> {
+    root.fill(&WHITE).map_err(e)?;
+    let areas = root.split_evenly((panels.len().max(1), 1));
+    let n = runs.len().max(1);
+    for ((dataset, series), area) in panels.iter().zip(areas) {
+        let y = span(
+            series
+                .iter()
+                .flat_map(|s| s.values.iter().flatten().copied()),
+        );
+        let mut chart = ChartBuilder::on(&area)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .caption(format!("{dataset}: {metric} over runs"), ("sans-serif", 18))
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), y.0..y.1)
+            .map_err(e)?;
+        let labels = runs.to_vec();
+        chart
+            .configure_mesh()
+            .x_labels(n.min(20))
+            .x_label_formatter(&move |x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_desc(metric)
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(e)?;
+        for (k, s) in series.iter().enumerate() {
+            let colour = Palette99::pick(k).to_rgba();
+            let points: Vec<(f64, f64)> = s
+                .values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| Some((i as f64, (*v)?)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), colour))
+                .map_err(e)?
+                .label(&s.label)
+                .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
+            chart
+                .draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))
+                .map_err(e)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 11))
+            .draw()
+            .map_err(e)?;
+    }
+    root.present().map_err(e)
+}
