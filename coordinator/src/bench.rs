@@ -31,6 +31,8 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
         data_dir: dir.clone(),
         token: None,
         tick: Duration::from_millis(250),
+        live_reports: None,
+        schedules: None,
     })
     .await?;
     let endpoint = server.endpoint.clone();

@@ -18,15 +18,26 @@ pub enum CoordinatorError {
     ShuttingDown,
     #[error("invalid request: {0}")]
     BadRequest(String),
+    #[error("{0}")]
+    InvalidSchedule(String),
+    #[error("no schedule named `{0}`")]
+    UnknownSchedule(String),
+    #[error("a schedule named `{0}` exists already")]
+    ScheduleExists(String),
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<CoordinatorError> for tonic::Status {
     fn from(e: CoordinatorError) -> Self {
         let message = e.to_string();
         match e {
-            CoordinatorError::InvalidSweep(_) | CoordinatorError::BadRequest(_) => {
-                tonic::Status::invalid_argument(message)
-            }
+            CoordinatorError::InvalidSweep(_)
+            | CoordinatorError::BadRequest(_)
+            | CoordinatorError::InvalidSchedule(_) => tonic::Status::invalid_argument(message),
+            CoordinatorError::UnknownSchedule(_) => tonic::Status::not_found(message),
+            CoordinatorError::ScheduleExists(_) => tonic::Status::already_exists(message),
+            CoordinatorError::Conflict(_) => tonic::Status::failed_precondition(message),
             CoordinatorError::ProtocolMismatch { .. } => {
                 tonic::Status::failed_precondition(message)
             }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use sweep_coordinator::report::live::ReportDirs;
 use sweep_coordinator::{bench, report, run, server, user};
 use sweep_proto as pb;
 
@@ -77,6 +78,13 @@ enum Command {
     },
     /// Compare sweep B with sweep A (the baseline), cell by cell; exits with status 3 on a regression.
     Compare(CompareArgs),
+    /// Scheduled benchmark runs: add, list, show, pause, resume, remove, run-now.
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleAction,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Time the aggregation of N synthetic run rows into cells.
     BenchAggregate {
         #[arg(long, default_value_t = 1_000_000)]
@@ -104,6 +112,60 @@ struct RunArgs {
     /// Where the paper datasets are [default: $SWEEP_DATA_DIR, ./datasets, ../shared/datasets].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ScheduleAction {
+    /// Freeze a sweep file into a schedule that re-runs it with fresh jobs.
+    Add(ScheduleAddArgs),
+    /// List the schedules with their next due time.
+    List,
+    /// A schedule and its runs' history: outcome, flagged cells, reports.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop firing (due times while paused are not caught up).
+    Pause { name: String },
+    /// Fire again from now on.
+    Resume { name: String },
+    /// Delete the schedule (its runs' sweeps and reports are kept).
+    Remove { name: String },
+    /// Start a run now, unless one is in progress.
+    RunNow { name: String },
+}
+
+#[derive(Args)]
+struct ScheduleAddArgs {
+    name: String,
+    /// The sweep file; its content is frozen into the schedule.
+    #[arg(long)]
+    sweep: PathBuf,
+    /// Five fields as in crontab (`0 2 * * *`: 02:00 daily), or six with seconds first.
+    #[arg(long)]
+    cron: String,
+    /// The IANA time zone the cron expression is read in.
+    #[arg(long, default_value = "UTC")]
+    tz: String,
+    /// What each run is compared with: `previous`, `none` or a sweep name.
+    #[arg(long, default_value = "previous")]
+    baseline: String,
+    /// Relative change flagged when significant.
+    #[arg(long, default_value_t = 0.05)]
+    threshold: f64,
+    /// A metric's own threshold, as METRIC=VALUE; repeatable.
+    #[arg(long = "metric-threshold")]
+    metric_threshold: Vec<String>,
+    /// The metric plotted over runs.
+    #[arg(long, default_value = "gf")]
+    metric: String,
+    /// POSTed a JSON summary of each outcome.
+    #[arg(long)]
+    webhook: Option<String>,
+    /// Add it paused.
+    #[arg(long)]
+    paused: bool,
 }
 
 #[derive(Args)]
@@ -145,6 +207,15 @@ struct ServeArgs {
     /// How often lease deadlines are checked, in milliseconds.
     #[arg(long, default_value_t = 250)]
     tick_ms: u64,
+    /// Where sweep reports are written, refreshed as results arrive [default: reports/ beside the database].
+    #[arg(long)]
+    reports: Option<PathBuf>,
+    /// Rewrite a changed sweep's report at most this often, in seconds.
+    #[arg(long, default_value_t = 10)]
+    report_every_secs: u64,
+    /// How often schedules are checked for due runs, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    schedule_tick_ms: u64,
 }
 
 #[derive(Args)]
@@ -233,11 +304,25 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             println!("coordinator listening on http://{addr}");
+            let reports = args.reports.unwrap_or_else(|| {
+                args.db
+                    .parent()
+                    .map(|d| d.join("reports"))
+                    .unwrap_or_else(|| PathBuf::from("reports"))
+            });
             let config = server::ServerConfig {
                 db: args.db,
                 data_dir: data_dir(args.data_dir),
                 token: token(&args.token_file)?,
                 tick: Duration::from_millis(args.tick_ms.max(10)),
+                live_reports: Some((
+                    ReportDirs::PerSweep(reports.clone()),
+                    Duration::from_secs(args.report_every_secs),
+                )),
+                schedules: Some(server::ScheduleConfig {
+                    tick: Duration::from_millis(args.schedule_tick_ms.max(10)),
+                    reports,
+                }),
             };
             server::serve(listener, config, async {
                 sweep_worker::agent::stop_signal().await;
@@ -342,6 +427,7 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => compare(args),
+        Command::Schedule { action, conn } => schedule(action, conn).await,
         Command::BenchAggregate { rows } => {
             println!("{}", report::bench_aggregate(rows.max(1))?);
             Ok(ExitCode::SUCCESS)
@@ -395,4 +481,88 @@ fn compare(args: CompareArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn schedule(action: ScheduleAction, conn: Conn) -> Result<ExitCode, String> {
+    use sweep_coordinator::schedule::client;
+    let mut c = conn.connect().await?;
+    let status = |s: tonic::Status| s.message().to_string();
+    let by_name = |name: String| pb::ScheduleRef { name };
+    let text = match action {
+        ScheduleAction::Add(a) => {
+            let req = pb::AddScheduleRequest {
+                name: a.name,
+                sweep_toml: client::read_sweep(&a.sweep)?,
+                source: a.sweep.display().to_string(),
+                cron: a.cron,
+                tz: a.tz,
+                baseline: a.baseline,
+                threshold: a.threshold,
+                metric_thresholds: a.metric_threshold,
+                metric: a.metric,
+                webhook: a.webhook.unwrap_or_default(),
+                paused: a.paused,
+            };
+            client::add(&mut c, req).await?
+        }
+        ScheduleAction::List => {
+            let all = c
+                .list_schedules(pb::ListSchedulesRequest {})
+                .await
+                .map_err(status)?
+                .into_inner();
+            if all.schedules.is_empty() {
+                "no schedules".to_string()
+            } else {
+                all.schedules
+                    .iter()
+                    .map(client::describe)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+        ScheduleAction::Show { name, json } => {
+            let d = c
+                .show_schedule(by_name(name))
+                .await
+                .map_err(status)?
+                .into_inner();
+            if json {
+                client::show_json(&d)
+            } else {
+                client::show(&d).trim_end().to_string()
+            }
+        }
+        ScheduleAction::Pause { name } => {
+            let s = c.pause_schedule(by_name(name)).await.map_err(status)?;
+            client::describe(s.get_ref())
+        }
+        ScheduleAction::Resume { name } => {
+            let s = c.resume_schedule(by_name(name)).await.map_err(status)?;
+            client::describe(s.get_ref())
+        }
+        ScheduleAction::Remove { name } => {
+            let s = c.remove_schedule(by_name(name)).await.map_err(status)?;
+            format!("removed schedule {}", s.get_ref().name)
+        }
+        ScheduleAction::RunNow { name } => {
+            let r = c
+                .run_schedule_now(by_name(name.clone()))
+                .await
+                .map_err(status)?;
+            let r = r.into_inner();
+            if r.outcome == "failed" {
+                return Err(format!(
+                    "schedule {name}: run {} failed to start: {}",
+                    r.seq, r.detail
+                ));
+            }
+            format!(
+                "schedule {name}: run {} started as sweep {}",
+                r.seq, r.sweep
+            )
+        }
+    };
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ use sweep_proto as pb;
 use sweep_worker::agent::{self, AgentConfig};
 use tokio::sync::watch;
 
+use crate::report::live::ReportDirs;
 use crate::server::{InProcess, ServerConfig};
 use crate::user;
 
@@ -39,6 +40,9 @@ pub async fn run(
         data_dir: opts.data_dir.clone(),
         token: None,
         tick: Duration::from_millis(100),
+        // The files follow the results, so a long sweep can be looked at early.
+        live_reports: Some((ReportDirs::Single(out.clone()), Duration::from_secs(10))),
+        schedules: None,
     })
     .await?;
     let endpoint = server.endpoint.clone();

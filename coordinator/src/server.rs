@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sweep_proto::coordinator_server::CoordinatorServer;
@@ -10,6 +11,8 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::core::Core;
 use crate::error::CoordinatorError;
+use crate::report::live::{self, ReportDirs};
+use crate::schedule::scheduler::{Scheduler, SchedulerConfig, SystemClock};
 use crate::service::Service;
 
 #[derive(Debug, Clone)]
@@ -22,6 +25,18 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// How often lease deadlines are checked.
     pub tick: Duration,
+    /// Reports rewritten as results arrive, at most this often; `None`
+    /// writes none while serving.
+    pub live_reports: Option<(ReportDirs, Duration)>,
+    /// Serve and fire schedules, ticking this often; `None` for none.
+    pub schedules: Option<ScheduleConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    pub tick: Duration,
+    /// Each scheduled run's report goes to `reports/<run's sweep>/`.
+    pub reports: PathBuf,
 }
 
 /// Serves until `shutdown` completes, then drains in-flight calls.
@@ -43,21 +58,52 @@ pub async fn serve(
             .map_err(|e| CoordinatorError::Store(format!("{}: {e}", parent.display())))?;
     }
     let core = Core::start(&config.db, config.tick)?;
-    let service = Service::new(core, config.data_dir.clone());
+    let mut service = Service::new(core.clone(), config.data_dir.clone());
+    let (stop_tasks, tasks_stop) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    if let Some(sc) = &config.schedules {
+        let scheduler = Arc::new(Scheduler::new(
+            core.clone(),
+            SchedulerConfig {
+                db: config.db.clone(),
+                data_dir: config.data_dir.clone(),
+                reports: sc.reports.clone(),
+                late_after: (sc.tick * 5).max(Duration::from_secs(5)),
+            },
+            Arc::new(SystemClock),
+        )?);
+        service = service.with_scheduler(scheduler.clone());
+        tasks.push(tokio::spawn(scheduler.run(sc.tick, tasks_stop.clone())));
+    }
+    if let Some((dirs, every)) = &config.live_reports {
+        tasks.push(tokio::spawn(live::refresh(
+            core.clone(),
+            config.db.clone(),
+            dirs.clone(),
+            *every,
+            tasks_stop.clone(),
+        )));
+    }
     let token = config.token.clone();
     let server = tonic::service::interceptor::InterceptedService::new(
         CoordinatorServer::new(service).max_decoding_message_size(64 * 1024 * 1024),
         move |req| crate::auth::check(req, token.as_deref()),
     );
     tracing::info!(%addr, db = %config.db.display(), "coordinator listening");
-    tonic::transport::Server::builder()
+    let served = tonic::transport::Server::builder()
         .add_service(server)
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
         )
         .await
-        .map_err(|e| CoordinatorError::BadRequest(e.to_string()))
+        .map_err(|e| CoordinatorError::BadRequest(e.to_string()));
+    // The scheduler finishes its tick; the reports get their last pass.
+    let _ = stop_tasks.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    served
 }
 
 /// Connects to `endpoint`, retrying until `limit` has passed: a server

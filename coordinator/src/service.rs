@@ -17,6 +17,8 @@ use tonic::{Request, Response, Status};
 use crate::core::{Command, Core, Reply};
 use crate::error::CoordinatorError;
 use crate::ids::{JobKey, SweepName, WorkerId};
+use crate::schedule::rpc;
+use crate::schedule::scheduler::Scheduler;
 use crate::state::{Counts, SweepState};
 use crate::sweep_file;
 
@@ -29,6 +31,8 @@ pub struct Service {
     /// Every servable dataset file: sha256 → path under `data_dir`.
     files: Arc<HashMap<String, PathBuf>>,
     workers_seen: AtomicU64,
+    /// Absent where schedules are not served (`coordinator run`, benches).
+    scheduler: Option<Arc<Scheduler>>,
 }
 
 type Stream2<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -45,7 +49,19 @@ impl Service {
             data_dir,
             files: Arc::new(files),
             workers_seen: AtomicU64::new(0),
+            scheduler: None,
         }
+    }
+
+    pub fn with_scheduler(mut self, scheduler: Arc<Scheduler>) -> Self {
+        self.scheduler = Some(scheduler);
+        self
+    }
+
+    fn scheduler(&self) -> Result<&Scheduler, Status> {
+        self.scheduler
+            .as_deref()
+            .ok_or_else(|| Status::unimplemented("this coordinator does not run schedules"))
     }
 
     async fn call(&self, cmd: Command) -> Result<Reply, Status> {
@@ -385,5 +401,72 @@ impl pb::coordinator_server::Coordinator for Service {
             })
             .collect();
         Ok(Response::new(Box::pin(tokio_stream::iter(rows))))
+    }
+
+    async fn add_schedule(
+        &self,
+        req: Request<pb::AddScheduleRequest>,
+    ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        Ok(Response::new(rpc::add(
+            self.scheduler()?,
+            req.into_inner(),
+        )?))
+    }
+
+    async fn list_schedules(
+        &self,
+        _: Request<pb::ListSchedulesRequest>,
+    ) -> Result<Response<pb::ListSchedulesReply>, Status> {
+        Ok(Response::new(rpc::list(self.scheduler()?)?))
+    }
+
+    async fn show_schedule(
+        &self,
+        req: Request<pb::ScheduleRef>,
+    ) -> Result<Response<pb::ScheduleDetail>, Status> {
+        Ok(Response::new(rpc::show(
+            self.scheduler()?,
+            &req.into_inner().name,
+        )?))
+    }
+
+    async fn pause_schedule(
+        &self,
+        req: Request<pb::ScheduleRef>,
+    ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        let s = self.scheduler()?;
+        let name = req.into_inner().name;
+        s.set_enabled(&name, false)?;
+        Ok(Response::new(
+            rpc::show(s, &name)?.schedule.unwrap_or_default(),
+        ))
+    }
+
+    async fn resume_schedule(
+        &self,
+        req: Request<pb::ScheduleRef>,
+    ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        let s = self.scheduler()?;
+        let name = req.into_inner().name;
+        s.set_enabled(&name, true)?;
+        Ok(Response::new(
+            rpc::show(s, &name)?.schedule.unwrap_or_default(),
+        ))
+    }
+
+    async fn remove_schedule(
+        &self,
+        req: Request<pb::ScheduleRef>,
+    ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        let removed = self.scheduler()?.remove(&req.into_inner().name)?;
+        Ok(Response::new(rpc::info(&removed, None)))
+    }
+
+    async fn run_schedule_now(
+        &self,
+        req: Request<pb::ScheduleRef>,
+    ) -> Result<Response<pb::ScheduleRunInfo>, Status> {
+        let run = self.scheduler()?.run_now(&req.into_inner().name).await?;
+        Ok(Response::new(rpc::run_info(&run)))
     }
 }

@@ -10,6 +10,11 @@ use sweep_shared::{Explanation, JobResult, JobSpec, Metrics, NoopJob, Task, CODE
 use crate::job::JobError;
 
 pub fn run(spec: &JobSpec, noop: &NoopJob) -> Result<JobResult, JobError> {
+    run_shifted(spec, noop, fault_shift())
+}
+
+/// [`run`] with `extra` added to every metric, as the fault switch does.
+pub fn run_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<JobResult, JobError> {
     std::thread::sleep(Duration::from_millis(noop.sleep_ms));
     if let Some(error) = &noop.fail_with {
         return Err(JobError::Injected(error.clone()));
@@ -25,7 +30,7 @@ pub fn run(spec: &JobSpec, noop: &NoopJob) -> Result<JobResult, JobError> {
         .chunks(4)
         .map(|c| f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])) / 4_294_967_296.0)
         .collect();
-    let shift = noop.metric_shift + fault_shift();
+    let shift = noop.metric_shift + extra;
     let regression = spec.dataset.task() == Task::Regression;
     let metrics = Metrics {
         mse: regression.then(|| 0.2 + 0.1 * u[0] + shift),

@@ -9,6 +9,7 @@
 pub mod cells;
 pub mod compare;
 pub mod frames;
+pub mod live;
 pub mod plots;
 pub mod table;
 

@@ -1,0 +1,88 @@
+//! Reports refreshed while results arrive: after a burst of changes
+//! settles (or `every` at the most), each sweep whose counts moved gets
+//! its files rewritten, so a long sweep can be looked at before it ends.
+//! A last pass runs at shutdown, so the files are final.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::core::{Command, Core, Reply};
+
+/// Where each sweep's report goes.
+#[derive(Debug, Clone)]
+pub enum ReportDirs {
+    /// `root/<sweep>/`.
+    PerSweep(PathBuf),
+    /// One directory, for a one-sweep run.
+    Single(PathBuf),
+}
+
+impl ReportDirs {
+    pub fn of(&self, sweep: &str) -> PathBuf {
+        match self {
+            ReportDirs::PerSweep(root) => root.join(sweep),
+            ReportDirs::Single(dir) => dir.clone(),
+        }
+    }
+}
+
+pub async fn refresh(
+    core: Core,
+    db: PathBuf,
+    dirs: ReportDirs,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut changes = core.changes();
+    // sweep → (state, done, failed) when its report was last written.
+    let mut written: HashMap<String, (String, u32, u32)> = HashMap::new();
+    // Sweeps finished before this start are not rewritten at every start.
+    if let Ok(Reply::List(all)) = core.call(Command::List).await {
+        for (name, state, c) in all {
+            if state != crate::state::SweepState::Running {
+                written.insert(name.0, (state.name().to_string(), c.done, c.failed));
+            }
+        }
+    }
+    loop {
+        let stopping = tokio::select! {
+            r = changes.changed() => r.is_err(),
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        if !stopping {
+            // Let a burst of results settle into one rewrite.
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        }
+        let Ok(Reply::List(all)) = core.call(Command::List).await else {
+            return;
+        };
+        for (name, state, c) in all {
+            let now = (state.name().to_string(), c.done, c.failed);
+            if c.done + c.failed == 0 || written.get(&name.0) == Some(&now) {
+                continue;
+            }
+            let (db, sweep, dir) = (db.clone(), name.0.clone(), dirs.of(&name.0));
+            let outcome = tokio::task::spawn_blocking(move || {
+                super::generate(&db, &sweep, &dir, &super::ALL_FORMATS)
+            })
+            .await;
+            match outcome {
+                Ok(Ok(w)) => {
+                    tracing::debug!(sweep = %name, runs = w.runs, "report refreshed");
+                    written.insert(name.0, now);
+                }
+                Ok(Err(e)) => tracing::warn!(sweep = %name, error = %e, "report not refreshed"),
+                Err(e) => tracing::warn!(sweep = %name, error = %e, "report task failed"),
+            }
+        }
+        if stopping || *stop.borrow() {
+            return;
+        }
+    }
+}

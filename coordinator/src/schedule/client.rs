@@ -1,0 +1,108 @@
+//! `coordinator schedule ...`: the user's side of the schedule RPCs, and
+//! how their answers are shown.
+
+use std::path::Path;
+
+use sweep_proto as pb;
+
+use super::at_ms;
+
+fn time(ms: i64) -> String {
+    if ms == 0 {
+        "–".into()
+    } else {
+        at_ms(ms).format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+}
+
+fn status(s: tonic::Status) -> String {
+    s.message().to_string()
+}
+
+/// Reads the sweep file whose content the schedule freezes.
+pub fn read_sweep(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub async fn add(client: &mut pb::Client, req: pb::AddScheduleRequest) -> Result<String, String> {
+    let s = client.add_schedule(req).await.map_err(status)?.into_inner();
+    Ok(format!("added {}", describe(&s)))
+}
+
+pub fn describe(s: &pb::ScheduleInfo) -> String {
+    format!(
+        "schedule {}: `{}` ({}), {}, baseline {}, next due {}",
+        s.name,
+        s.cron,
+        s.tz,
+        if s.enabled { "enabled" } else { "paused" },
+        s.baseline,
+        time(s.next_due_ms)
+    )
+}
+
+pub fn show(d: &pb::ScheduleDetail) -> String {
+    let s = d.schedule.clone().unwrap_or_default();
+    let mut out = format!(
+        "{}\nsweep: {} (sha256 {}), frozen at {}\nthresholds: {}; metric plotted over runs: {}\nwebhook: {}\n",
+        describe(&s),
+        s.source,
+        &s.sweep_sha256[..s.sweep_sha256.len().min(12)],
+        time(s.created_ms),
+        s.thresholds,
+        s.metric,
+        if s.webhook.is_empty() { "–" } else { &s.webhook },
+    );
+    if d.runs.is_empty() {
+        out.push_str("no runs yet\n");
+        return out;
+    }
+    out.push_str(&format!(
+        "{:>4}  {:<23}  {:<11}  {:<10}  {:<16}  {:<16}  report\n",
+        "run", "due", "trigger", "outcome", "sweep", "baseline"
+    ));
+    for r in &d.runs {
+        out.push_str(&format!(
+            "{:>4}  {:<23}  {:<11}  {:<10}  {:<16}  {:<16}  {}\n",
+            r.seq,
+            time(r.due_ms),
+            r.trigger,
+            r.outcome,
+            if r.sweep.is_empty() { "–" } else { &r.sweep },
+            if r.baseline.is_empty() {
+                "–"
+            } else {
+                &r.baseline
+            },
+            if r.report_dir.is_empty() {
+                "–"
+            } else {
+                &r.report_dir
+            },
+        ));
+        for f in &r.flagged {
+            out.push_str(&format!("        regressed: {f}\n"));
+        }
+        if !r.detail.is_empty() {
+            out.push_str(&format!("        {}\n", r.detail));
+        }
+    }
+    out
+}
+
+pub fn show_json(d: &pb::ScheduleDetail) -> String {
+    let s = d.schedule.clone().unwrap_or_default();
+    serde_json::json!({
+        "name": s.name, "cron": s.cron, "tz": s.tz, "enabled": s.enabled,
+        "baseline": s.baseline, "source": s.source, "sweep_sha256": s.sweep_sha256,
+        "metric": s.metric, "webhook": s.webhook,
+        "next_due_ms": s.next_due_ms,
+        "runs": d.runs.iter().map(|r| serde_json::json!({
+            "seq": r.seq, "sweep": r.sweep, "due_ms": r.due_ms, "fired_ms": r.fired_ms,
+            "trigger": r.trigger, "outcome": r.outcome, "finished_ms": r.finished_ms,
+            "baseline": r.baseline, "flagged": r.flagged, "detail": r.detail,
+            "report_dir": r.report_dir,
+        })).collect::<Vec<_>>(),
+    })
+    .to_string()
+}

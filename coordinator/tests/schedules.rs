@@ -1,0 +1,378 @@
+//! Scheduled runs against a controllable clock: the scheduler and the core
+//! are the real ones on a real database; the clock moves only when a test
+//! says so, and a stand-in worker completes jobs through the core with the
+//! real no-op job kind.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sweep_coordinator::core::{Command, Core, Reply};
+use sweep_coordinator::ids::WorkerId;
+use sweep_coordinator::report::compare::Thresholds;
+use sweep_coordinator::schedule::scheduler::{
+    ManualClock, NewSchedule, Scheduler, SchedulerConfig,
+};
+use sweep_coordinator::schedule::{Outcome, Run, Trigger};
+use sweep_shared::JobSpec;
+
+const SWEEP: &str = "version = 1\nname = \"bench\"\ndatasets = [\"friedman1\", \"moons\"]\n\
+objectives = [\"stl\", \"mtl\"]\nalphas = [0.5]\nseeds = 3\n[noop]\nsleep_ms = 0\n";
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct Setup {
+    dir: PathBuf,
+    clock: Arc<ManualClock>,
+    core: Core,
+    scheduler: Scheduler,
+}
+
+fn dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sweep-sched-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A coordinator core and scheduler on `dir`'s database, as after a start.
+fn start(dir: &Path, clock: Arc<ManualClock>) -> Setup {
+    let db = dir.join("state.db");
+    let core = Core::start(&db, Duration::from_millis(50)).unwrap();
+    let scheduler = Scheduler::new(
+        core.clone(),
+        SchedulerConfig {
+            db,
+            data_dir: dir.to_path_buf(),
+            reports: dir.join("reports"),
+            late_after: Duration::from_secs(5),
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    Setup {
+        dir: dir.to_path_buf(),
+        clock,
+        core,
+        scheduler,
+    }
+}
+
+fn schedule(name: &str, cron: &str, webhook: Option<String>) -> NewSchedule {
+    NewSchedule {
+        name: name.into(),
+        sweep_toml: SWEEP.into(),
+        source: "bench.toml".into(),
+        cron: cron.into(),
+        tz: "UTC".into(),
+        baseline: "previous".into(),
+        thresholds: Thresholds::default(),
+        metric: "gf".into(),
+        webhook,
+        paused: false,
+    }
+}
+
+/// A stand-in worker: leases every queued job and reports the no-op
+/// result, every metric shifted by `shift`. Returns the jobs done.
+async fn work(core: &Core, shift: f64) -> usize {
+    let worker = WorkerId("stand-in".into());
+    core.call(Command::Register {
+        id: worker.clone(),
+        name: "stand-in".into(),
+    })
+    .await
+    .unwrap();
+    let mut done = 0;
+    loop {
+        let Reply::Leases(granted) = core
+            .call(Command::Lease {
+                worker: worker.clone(),
+                max: 64,
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("a lease reply")
+        };
+        if granted.is_empty() {
+            return done;
+        }
+        for g in granted {
+            let spec: JobSpec = serde_json::from_str(&g.spec_json).unwrap();
+            let result =
+                sweep_worker::noop::run_shifted(&spec, spec.noop.as_ref().unwrap(), shift).unwrap();
+            core.call(Command::Result {
+                worker: worker.clone(),
+                key: g.key,
+                attempt: g.attempt,
+                result_json: serde_json::to_string(&result).unwrap(),
+            })
+            .await
+            .unwrap();
+            done += 1;
+        }
+    }
+}
+
+impl Setup {
+    async fn tick_at(&self, at: &str) {
+        self.clock.set(t(at));
+        self.scheduler.tick().await.unwrap();
+    }
+
+    fn runs(&self, name: &str) -> Vec<Run> {
+        self.scheduler.show(name).unwrap().1
+    }
+}
+
+fn dues(runs: &[Run]) -> Vec<(String, &'static str)> {
+    runs.iter()
+        .map(|r| {
+            (
+                sweep_coordinator::schedule::at_ms(r.due_ms)
+                    .format("%H:%M:%S")
+                    .to_string(),
+                r.outcome.name(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_schedule_due_every_minute_fires_at_its_due_times() {
+    let d = dir("minute");
+    let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
+    s.scheduler.add(schedule("m", "* * * * *", None)).unwrap();
+    s.tick_at("2026-01-01T10:00:59Z").await;
+    assert!(s.runs("m").is_empty(), "nothing is due before 10:01");
+    s.tick_at("2026-01-01T10:01:00.300Z").await;
+    let runs = s.runs("m");
+    assert_eq!(dues(&runs), [("10:01:00".to_string(), "running")]);
+    assert_eq!(
+        (runs[0].trigger, runs[0].sweep.as_str()),
+        (Trigger::Cron, "m-1")
+    );
+    assert_eq!(work(&s.core, 0.0).await, 12);
+    s.tick_at("2026-01-01T10:01:40Z").await;
+    assert_eq!(dues(&s.runs("m")), [("10:01:00".to_string(), "pass")]);
+    s.tick_at("2026-01-01T10:02:00.100Z").await;
+    assert_eq!(
+        work(&s.core, 0.0).await,
+        12,
+        "the second run has fresh jobs"
+    );
+    s.tick_at("2026-01-01T10:02:30Z").await;
+    assert_eq!(
+        dues(&s.runs("m")),
+        [
+            ("10:01:00".to_string(), "pass"),
+            ("10:02:00".to_string(), "pass")
+        ]
+    );
+    // The second run was compared with the first (unchanged code: a pass).
+    let second = &s.runs("m")[1];
+    assert_eq!(second.baseline.as_deref(), Some("m-1"));
+    assert!(Path::new(&second.report_dir)
+        .join("compare.parquet")
+        .exists());
+    assert!(Path::new(&second.report_dir)
+        .join("history-gf.png")
+        .exists());
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_overlapping_run_is_skipped_not_started_twice() {
+    let d = dir("overlap");
+    let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
+    s.scheduler.add(schedule("o", "* * * * *", None)).unwrap();
+    s.tick_at("2026-01-01T10:01:00.100Z").await;
+    s.tick_at("2026-01-01T10:02:00.100Z").await;
+    s.tick_at("2026-01-01T10:03:00.100Z").await;
+    let runs = s.runs("o");
+    assert_eq!(
+        dues(&runs),
+        [
+            ("10:01:00".to_string(), "running"),
+            ("10:02:00".to_string(), "skipped"),
+            ("10:03:00".to_string(), "skipped")
+        ]
+    );
+    assert!(runs[1].detail.contains("o-1"), "{}", runs[1].detail);
+    let err = s.scheduler.run_now("o").await.unwrap_err().to_string();
+    assert!(err.contains("still in progress"), "{err}");
+    assert_eq!(work(&s.core, 0.0).await, 12);
+    s.tick_at("2026-01-01T10:03:30Z").await;
+    s.tick_at("2026-01-01T10:04:00.100Z").await;
+    let runs = s.runs("o");
+    assert_eq!(runs[0].outcome, Outcome::Pass);
+    assert_eq!(
+        (runs[3].outcome, runs[3].sweep.as_str()),
+        (Outcome::Running, "o-4")
+    );
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_coordinator_down_across_three_due_times_catches_up_once() {
+    let d = dir("catchup");
+    let clock = ManualClock::new(t("2026-01-01T10:00:30Z"));
+    let s = start(&d, clock.clone());
+    s.scheduler.add(schedule("c", "* * * * *", None)).unwrap();
+    s.tick_at("2026-01-01T10:01:00.100Z").await;
+    work(&s.core, 0.0).await;
+    s.tick_at("2026-01-01T10:01:10Z").await;
+    drop(s);
+
+    // Down from 10:01:10 to 10:04:30: due at 10:02, 10:03 and 10:04.
+    let s = start(&d, clock);
+    s.tick_at("2026-01-01T10:04:30Z").await;
+    s.tick_at("2026-01-01T10:04:40Z").await;
+    let runs = s.runs("c");
+    assert_eq!(
+        dues(&runs),
+        [
+            ("10:01:00".to_string(), "pass"),
+            ("10:04:00".to_string(), "running")
+        ]
+    );
+    assert_eq!(runs[1].trigger, Trigger::CatchUp { missed: 3 });
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_paused_schedule_does_not_fire_and_does_not_catch_up() {
+    let d = dir("paused");
+    let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
+    s.scheduler.add(schedule("p", "* * * * *", None)).unwrap();
+    s.scheduler.set_enabled("p", false).unwrap();
+    for at in ["2026-01-01T10:01:00.100Z", "2026-01-01T10:02:00.100Z"] {
+        s.tick_at(at).await;
+    }
+    assert!(s.runs("p").is_empty());
+    s.clock.set(t("2026-01-01T10:02:30Z"));
+    s.scheduler.set_enabled("p", true).unwrap();
+    s.tick_at("2026-01-01T10:02:40Z").await;
+    assert!(
+        s.runs("p").is_empty(),
+        "due times while paused are not caught up"
+    );
+    s.tick_at("2026-01-01T10:03:00.100Z").await;
+    assert_eq!(dues(&s.runs("p")), [("10:03:00".to_string(), "running")]);
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+/// An HTTP receiver on 127.0.0.1 that hands each request's body over.
+fn webhook_receiver() -> (String, mpsc::Receiver<serde_json::Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn a_shifted_run_is_a_regression_and_the_webhook_hears_of_it() {
+    let d = dir("regress");
+    let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
+    let (url, hook) = webhook_receiver();
+    // Never due on its own: runs only when asked.
+    s.scheduler
+        .add(schedule("r", "0 0 1 1 *", Some(url)))
+        .unwrap();
+    s.scheduler.run_now("r").await.unwrap();
+    work(&s.core, 0.0).await;
+    s.tick_at("2026-01-01T10:00:40Z").await;
+    let first = hook.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        (first["outcome"].as_str(), first["run"].as_u64()),
+        (Some("pass"), Some(1))
+    );
+
+    s.scheduler.run_now("r").await.unwrap();
+    work(&s.core, 0.3).await;
+    s.tick_at("2026-01-01T10:00:50Z").await;
+    let runs = s.runs("r");
+    assert_eq!(runs[1].outcome, Outcome::Regression);
+    assert!(
+        runs[1]
+            .flagged
+            .iter()
+            .any(|f| f.starts_with("moons stl gf: ")),
+        "{:?}",
+        runs[1].flagged
+    );
+    let second = hook.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(second["outcome"], "regression");
+    assert_eq!(second["baseline"], "r-1");
+    assert!(!second["regressions"].as_array().unwrap().is_empty());
+    let report = Path::new(&runs[1].report_dir);
+    for file in [
+        "compare.md",
+        "compare.parquet",
+        "report.md",
+        "history-gf.svg",
+    ] {
+        assert!(report.join(file).exists(), "{file}");
+    }
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[tokio::test]
+async fn bad_schedules_get_clear_errors() {
+    let d = dir("bad");
+    let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
+    let err = |n: NewSchedule| s.scheduler.add(n).unwrap_err().to_string();
+    let mut bad = schedule("b", "61 * * * *", None);
+    assert!(err(bad.clone()).starts_with("cron: `61 * * * *` is not valid"));
+    bad.cron = "* * * * *".into();
+    bad.tz = "Mars/Olympus".into();
+    assert!(err(bad.clone()).starts_with("tz: `Mars/Olympus`"));
+    bad.tz = "UTC".into();
+    bad.sweep_toml = SWEEP.replace("seeds = 3", "seeds = 0");
+    assert_eq!(err(bad.clone()), "bench.toml: seeds: must be at least 1");
+    bad.sweep_toml = SWEEP.into();
+    bad.metric = "gff".into();
+    assert!(err(bad.clone()).starts_with("metric: `gff`"));
+    s.scheduler.add(schedule("b", "* * * * *", None)).unwrap();
+    assert_eq!(
+        err(schedule("b", "* * * * *", None)),
+        "a schedule named `b` exists already"
+    );
+    assert_eq!(
+        s.scheduler.run_now("nope").await.unwrap_err().to_string(),
+        "no schedule named `nope`"
+    );
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
