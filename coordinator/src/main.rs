@@ -221,10 +221,10 @@ struct ServeArgs {
 #[derive(Args)]
 struct Conn {
     /// The coordinator [default: $SWEEP_COORDINATOR or http://127.0.0.1:7070].
-    #[arg(long)]
+    #[arg(long, global = true)]
     endpoint: Option<String>,
     /// A file holding the token [default: $SWEEP_TOKEN].
-    #[arg(long)]
+    #[arg(long, global = true)]
     token_file: Option<PathBuf>,
 }
 

@@ -3,10 +3,7 @@
 //! says so, and a stand-in worker completes jobs through the core with the
 //! real no-op job kind.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -269,44 +266,11 @@ async fn a_paused_schedule_does_not_fire_and_does_not_catch_up() {
     std::fs::remove_dir_all(&s.dir).unwrap();
 }
 
-/// An HTTP receiver on 127.0.0.1 that hands each request's body over.
-fn webhook_receiver() -> (String, mpsc::Receiver<serde_json::Value>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            stream
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                .unwrap();
-            if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
-                return;
-            }
-        }
-    });
-    (url, rx)
-}
-
 #[tokio::test]
 async fn a_shifted_run_is_a_regression_and_the_webhook_hears_of_it() {
     let d = dir("regress");
     let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
-    let (url, hook) = webhook_receiver();
+    let (url, hook) = sweep_e2e::webhook_receiver();
     // Never due on its own: runs only when asked.
     s.scheduler
         .add(schedule("r", "0 0 1 1 *", Some(url)))

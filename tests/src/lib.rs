@@ -5,7 +5,8 @@
 //! test executable (the coordinator and worker packages have integration
 //! tests, which makes cargo build their binaries).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -80,6 +81,10 @@ impl Coordinator {
             &format!("127.0.0.1:{port}"),
             "--tick-ms",
             "50",
+            "--schedule-tick-ms",
+            "100",
+            "--report-every-secs",
+            "1",
             "--db",
         ])
         .arg(dir.join("state.db"))
@@ -197,7 +202,21 @@ impl Worker {
         Self::start_with(coordinator, name, None)
     }
 
+    /// A worker with extra environment, e.g. the no-op fault switch.
+    pub fn start_env(coordinator: &Coordinator, name: &str, env: &[(&str, &str)]) -> Worker {
+        Self::spawn(coordinator, name, None, env)
+    }
+
     pub fn start_with(coordinator: &Coordinator, name: &str, token: Option<&str>) -> Worker {
+        Self::spawn(coordinator, name, token, &[])
+    }
+
+    fn spawn(
+        coordinator: &Coordinator,
+        name: &str,
+        token: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Worker {
         let log = coordinator.dir.join(format!("worker-{name}.log"));
         let mut cmd = Command::new(bin("worker"));
         cmd.args([
@@ -212,6 +231,8 @@ impl Worker {
         .arg(coordinator.dir.join(format!("cache-{name}")))
         .env("RUST_LOG", "info")
         .env_remove("SWEEP_TOKEN")
+        .env_remove("SWEEP_NOOP_METRIC_SHIFT")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
         if let Some(t) = token {
@@ -253,4 +274,37 @@ pub fn noop_sweep(name: &str, seeds: u32, sleep_ms: u64, lease_timeout_secs: f64
         "version = 1\nname = \"{name}\"\ndatasets = [\"friedman1\"]\nobjectives = [\"stl\"]\nseeds = {seeds}\n\
          retry_limit = 5\nlease_timeout_secs = {lease_timeout_secs}\n[noop]\nsleep_ms = {sleep_ms}\n"
     )
+}
+
+/// An HTTP receiver on 127.0.0.1 that hands each request's body over.
+pub fn webhook_receiver() -> (String, mpsc::Receiver<serde_json::Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
 }

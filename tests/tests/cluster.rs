@@ -296,3 +296,24 @@ fn a_worker_whose_coordinator_is_unreachable_still_stops_on_sigterm() {
     let code = wait_for("the worker to exit", LIMIT, || child.try_wait().unwrap());
     assert!(code.success());
 }
+
+#[test]
+fn a_served_sweeps_report_follows_its_results_and_is_final_at_the_end() {
+    let dir = scratch("live-report");
+    let c = Coordinator::start(&dir, None);
+    stdout(&c.submit("s", &noop_sweep("live", 3, 2500, 30.0)));
+    let _w = Worker::start(&c, "w");
+    let report = dir.join("reports/live/report.md");
+    // Written after the first result, while the other two still run.
+    let partial = wait_for("a report mid-sweep", LIMIT, || {
+        std::fs::read_to_string(&report).ok()
+    });
+    assert_eq!(c.status("live")["state"], "running");
+    assert!(partial.contains("(n=1)"), "{partial}");
+    c.wait_finished("live", LIMIT);
+    wait_for("the final report", LIMIT, || {
+        let text = std::fs::read_to_string(&report).ok()?;
+        (!text.contains("(n=")).then_some(())
+    });
+    assert!(dir.join("reports/live/runs.parquet").exists());
+}

@@ -440,6 +440,7 @@ fn history<DB: DrawingBackend>(
                 }
             })
             .y_desc(metric)
+            .light_line_style(WHITE)
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(e)?;

@@ -80,8 +80,15 @@ pub fn show(d: &pb::ScheduleDetail) -> String {
                 &r.report_dir
             },
         ));
-        for f in &r.flagged {
+        const SHOWN: usize = 8;
+        for f in r.flagged.iter().take(SHOWN) {
             out.push_str(&format!("        regressed: {f}\n"));
+        }
+        if r.flagged.len() > SHOWN {
+            out.push_str(&format!(
+                "        … and {} more (compare.md in the report)\n",
+                r.flagged.len() - SHOWN
+            ));
         }
         if !r.detail.is_empty() {
             out.push_str(&format!("        {}\n", r.detail));

@@ -376,6 +376,13 @@ impl Scheduler {
             };
             run.outcome = run.outcome.finish(outcome)?;
             run.finished_ms = Some(ms(self.clock.now()));
+            let schedule = self.store().get(&run.schedule)?;
+            // Every file is in place before the outcome is recorded.
+            if let Some(s) = schedule.as_ref().filter(|_| run.outcome.finished()) {
+                if let Err(e) = self.history_plot(s, &run).await {
+                    tracing::warn!(schedule = %s.name, error = %e, "history plot not written");
+                }
+            }
             self.store().put_run(&run)?;
             match outcome {
                 Outcome::Regression => tracing::warn!(
@@ -388,12 +395,8 @@ impl Scheduler {
                     tracing::info!(schedule = %run.schedule, run = run.seq, outcome = o.name(), "scheduled run finished")
                 }
             }
-            let schedule = self.store().get(&run.schedule)?;
             if let Some(s) = schedule {
                 self.notify(&s, &run).await;
-                if let Err(e) = self.history_plot(&s, &run).await {
-                    tracing::warn!(schedule = %s.name, error = %e, "history plot not written");
-                }
             }
         }
         Ok(())

@@ -157,14 +157,23 @@ impl ScheduleStore {
     }
 
     pub fn list(&self) -> Result<Vec<Schedule>, CoordinatorError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name"
-            ))
-            .map_err(store_err)?;
+        self.all(
+            &format!("SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name"),
+            [],
+            schedule_row,
+        )
+    }
+
+    /// Every row a query gives, mapped.
+    fn all<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: fn(&SqlRow) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, CoordinatorError> {
+        let mut stmt = self.conn.prepare(sql).map_err(store_err)?;
         let rows = stmt
-            .query_map([], schedule_row)
+            .query_map(params, map)
             .map_err(store_err)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(store_err);
@@ -251,33 +260,21 @@ impl ScheduleStore {
 
     /// A schedule's runs, oldest first.
     pub fn runs(&self, schedule: &str) -> Result<Vec<Run>, CoordinatorError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM schedule_runs WHERE schedule = ?1 ORDER BY seq"
-            ))
-            .map_err(store_err)?;
-        let rows = stmt
-            .query_map([schedule], run_row)
-            .map_err(store_err)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(store_err);
-        rows
+        self.all(
+            &format!("SELECT {RUN_COLUMNS} FROM schedule_runs WHERE schedule = ?1 ORDER BY seq"),
+            [schedule],
+            run_row,
+        )
     }
 
     /// Every run still in progress, of any schedule.
     pub fn running(&self) -> Result<Vec<Run>, CoordinatorError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
+        self.all(
+            &format!(
                 "SELECT {RUN_COLUMNS} FROM schedule_runs WHERE outcome = 'running' ORDER BY schedule, seq"
-            ))
-            .map_err(store_err)?;
-        let rows = stmt
-            .query_map([], run_row)
-            .map_err(store_err)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(store_err);
-        rows
+            ),
+            [],
+            run_row,
+        )
     }
 }
