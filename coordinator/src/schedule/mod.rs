@@ -142,6 +142,9 @@ impl When {
         upto: DateTime<Utc>,
         cap: usize,
     ) -> (Option<DateTime<Utc>>, usize) {
+        // croner keeps the sub-second part of the time it starts from, so
+        // whole seconds go in: due times are whole seconds.
+        let (after, upto) = (whole_seconds(after), whole_seconds(upto));
         if upto <= after {
             return (None, 0);
         }
@@ -170,6 +173,10 @@ impl When {
             .ok()
             .map(|t| t.with_timezone(&Utc))
     }
+}
+
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    at_ms(t.timestamp() * 1000)
 }
 
 /// Milliseconds since the epoch as a UTC time.
@@ -310,6 +317,21 @@ mod tests {
         let (latest, n) =
             every_minute.due(t("2026-01-01T00:03:00Z"), t("2026-01-01T00:03:59Z"), 100);
         assert_eq!((latest, n), (None, 0), "the slot at :03 was dealt with");
+        // Found in a real run: ticks at sub-second offsets found the same
+        // slot again a second later.
+        let every_30s = When::parse("*/30 * * * * *", "UTC").unwrap();
+        let (latest, _) = every_30s.due(
+            t("2026-01-01T00:00:29.700Z"),
+            t("2026-01-01T00:00:30.512Z"),
+            100,
+        );
+        assert_eq!(latest, Some(t("2026-01-01T00:00:30Z")));
+        let again = every_30s.due(
+            t("2026-01-01T00:00:30.512Z"),
+            t("2026-01-01T00:00:31.530Z"),
+            100,
+        );
+        assert_eq!(again, (None, 0));
         // Nightly at 02:00 in Paris is 01:00 UTC in winter.
         let nightly = When::parse("0 2 * * *", "Europe/Paris").unwrap();
         assert_eq!(
