@@ -427,11 +427,11 @@ impl Comparison {
     /// Writes `compare.parquet` and `compare.md` into `out`.
     pub fn write(&self, out: &Path, thresholds: &Thresholds) -> Result<Vec<PathBuf>, String> {
         std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let _writing = super::writing();
         let parquet = out.join("compare.parquet");
         super::write_parquet(&parquet, &mut self.frame()?)?;
         let md = out.join("compare.md");
-        std::fs::write(&md, self.report(thresholds))
-            .map_err(|e| format!("{}: {e}", md.display()))?;
+        super::write_text(&md, &self.report(thresholds))?;
         Ok(vec![parquet, md])
     }
 }

@@ -138,6 +138,7 @@ pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Resul
         results,
         failed,
     } = load(db, sweep)?;
+    let _writing = writing();
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut runs = frames::runs(&results)?;
     let mut failures = frames::failures(&failed)?;
@@ -163,7 +164,7 @@ pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Resul
     ] {
         if formats.contains(&format) {
             let path = out.join(file);
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            write_text(&path, &text)?;
             files.push(path);
         }
     }
@@ -247,6 +248,15 @@ pub(crate) fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String>
         .collect())
 }
 
+/// Held while report files are written: the live refresh and a finished
+/// scheduled run may write the same sweep's directory at the same moment.
+pub(crate) fn writing() -> std::sync::MutexGuard<'static, ()> {
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    WRITING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Writes through a temporary file, so a reader never sees half a file.
 pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), String> {
     let tmp = path.with_extension("parquet.part");
@@ -254,5 +264,14 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), String> {
     ParquetWriter::new(file)
         .finish(df)
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes text through a temporary file, as `write_parquet` does.
+pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }

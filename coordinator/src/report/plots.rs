@@ -388,6 +388,7 @@ pub fn write_history(
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
     let size = (1000, 320 * panels.len().max(1) as u32);
+    let _writing = super::writing();
     history(
         SVGBackend::new(&svg, size).into_drawing_area(),
         metric,
