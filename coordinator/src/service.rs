@@ -407,10 +407,9 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::AddScheduleRequest>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
-        Ok(Response::new(rpc::add(
-            self.scheduler()?,
-            req.into_inner(),
-        )?))
+        Ok(Response::new(
+            rpc::add(self.scheduler()?, req.into_inner()).await?,
+        ))
     }
 
     async fn list_schedules(

@@ -146,7 +146,10 @@ fn dues(runs: &[Run]) -> Vec<(String, &'static str)> {
 async fn a_schedule_due_every_minute_fires_at_its_due_times() {
     let d = dir("minute");
     let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
-    s.scheduler.add(schedule("m", "* * * * *", None)).unwrap();
+    s.scheduler
+        .add(schedule("m", "* * * * *", None))
+        .await
+        .unwrap();
     s.tick_at("2026-01-01T10:00:59Z").await;
     assert!(s.runs("m").is_empty(), "nothing is due before 10:01");
     s.tick_at("2026-01-01T10:01:00.300Z").await;
@@ -189,7 +192,10 @@ async fn a_schedule_due_every_minute_fires_at_its_due_times() {
 async fn an_overlapping_run_is_skipped_not_started_twice() {
     let d = dir("overlap");
     let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
-    s.scheduler.add(schedule("o", "* * * * *", None)).unwrap();
+    s.scheduler
+        .add(schedule("o", "* * * * *", None))
+        .await
+        .unwrap();
     s.tick_at("2026-01-01T10:01:00.100Z").await;
     s.tick_at("2026-01-01T10:02:00.100Z").await;
     s.tick_at("2026-01-01T10:03:00.100Z").await;
@@ -222,7 +228,10 @@ async fn a_coordinator_down_across_three_due_times_catches_up_once() {
     let d = dir("catchup");
     let clock = ManualClock::new(t("2026-01-01T10:00:30Z"));
     let s = start(&d, clock.clone());
-    s.scheduler.add(schedule("c", "* * * * *", None)).unwrap();
+    s.scheduler
+        .add(schedule("c", "* * * * *", None))
+        .await
+        .unwrap();
     s.tick_at("2026-01-01T10:01:00.100Z").await;
     work(&s.core, 0.0).await;
     s.tick_at("2026-01-01T10:01:10Z").await;
@@ -248,7 +257,10 @@ async fn a_coordinator_down_across_three_due_times_catches_up_once() {
 async fn a_paused_schedule_does_not_fire_and_does_not_catch_up() {
     let d = dir("paused");
     let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
-    s.scheduler.add(schedule("p", "* * * * *", None)).unwrap();
+    s.scheduler
+        .add(schedule("p", "* * * * *", None))
+        .await
+        .unwrap();
     s.scheduler.set_enabled("p", false).unwrap();
     for at in ["2026-01-01T10:01:00.100Z", "2026-01-01T10:02:00.100Z"] {
         s.tick_at(at).await;
@@ -274,6 +286,7 @@ async fn a_shifted_run_is_a_regression_and_the_webhook_hears_of_it() {
     // Never due on its own: runs only when asked.
     s.scheduler
         .add(schedule("r", "0 0 1 1 *", Some(url)))
+        .await
         .unwrap();
     s.scheduler.run_now("r").await.unwrap();
     work(&s.core, 0.0).await;
@@ -317,21 +330,39 @@ async fn a_shifted_run_is_a_regression_and_the_webhook_hears_of_it() {
 async fn bad_schedules_get_clear_errors() {
     let d = dir("bad");
     let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
-    let err = |n: NewSchedule| s.scheduler.add(n).unwrap_err().to_string();
+    let err = |n: NewSchedule| {
+        let scheduler = &s.scheduler;
+        async move { scheduler.add(n).await.unwrap_err().to_string() }
+    };
     let mut bad = schedule("b", "61 * * * *", None);
-    assert!(err(bad.clone()).starts_with("cron: `61 * * * *` is not valid"));
+    assert!(err(bad.clone())
+        .await
+        .starts_with("cron: `61 * * * *` is not valid"));
     bad.cron = "* * * * *".into();
     bad.tz = "Mars/Olympus".into();
-    assert!(err(bad.clone()).starts_with("tz: `Mars/Olympus`"));
+    assert!(err(bad.clone()).await.starts_with("tz: `Mars/Olympus`"));
     bad.tz = "UTC".into();
     bad.sweep_toml = SWEEP.replace("seeds = 3", "seeds = 0");
-    assert_eq!(err(bad.clone()), "bench.toml: seeds: must be at least 1");
+    assert_eq!(
+        err(bad.clone()).await,
+        "bench.toml: seeds: must be at least 1"
+    );
+    bad.sweep_toml = SWEEP.into();
+    bad.baseline = "nightly-0".into();
+    assert_eq!(
+        err(bad.clone()).await,
+        "baseline: no sweep named `nightly-0`"
+    );
+    bad.baseline = "previous".into();
     bad.sweep_toml = SWEEP.into();
     bad.metric = "gff".into();
-    assert!(err(bad.clone()).starts_with("metric: `gff`"));
-    s.scheduler.add(schedule("b", "* * * * *", None)).unwrap();
+    assert!(err(bad.clone()).await.starts_with("metric: `gff`"));
+    s.scheduler
+        .add(schedule("b", "* * * * *", None))
+        .await
+        .unwrap();
     assert_eq!(
-        err(schedule("b", "* * * * *", None)),
+        err(schedule("b", "* * * * *", None)).await,
         "a schedule named `b` exists already"
     );
     assert_eq!(

@@ -102,6 +102,13 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, String> {
                 .collect::<Vec<_>>(),
         ),
         Column::new(
+            "run".into(),
+            parsed
+                .iter()
+                .map(|r| r.spec.run.clone())
+                .collect::<Vec<Option<String>>>(),
+        ),
+        Column::new(
             "dataset_sha256".into(),
             parsed
                 .iter()

@@ -40,7 +40,7 @@ pub fn run_info(r: &Run) -> pb::ScheduleRunInfo {
     }
 }
 
-pub fn add(
+pub async fn add(
     s: &Scheduler,
     req: pb::AddScheduleRequest,
 ) -> Result<pb::ScheduleInfo, CoordinatorError> {
@@ -56,26 +56,28 @@ pub fn add(
     } else {
         req.source
     };
-    let added = s.add(NewSchedule {
-        name: req.name,
-        sweep_toml: req.sweep_toml,
-        source,
-        cron: req.cron,
-        tz: if req.tz.is_empty() {
-            "UTC".into()
-        } else {
-            req.tz
-        },
-        baseline: req.baseline,
-        thresholds,
-        metric: if req.metric.is_empty() {
-            "gf".into()
-        } else {
-            req.metric
-        },
-        webhook: Some(req.webhook).filter(|w| !w.is_empty()),
-        paused: req.paused,
-    })?;
+    let added = s
+        .add(NewSchedule {
+            name: req.name,
+            sweep_toml: req.sweep_toml,
+            source,
+            cron: req.cron,
+            tz: if req.tz.is_empty() {
+                "UTC".into()
+            } else {
+                req.tz
+            },
+            baseline: req.baseline,
+            thresholds,
+            metric: if req.metric.is_empty() {
+                "gf".into()
+            } else {
+                req.metric
+            },
+            webhook: Some(req.webhook).filter(|w| !w.is_empty()),
+            paused: req.paused,
+        })
+        .await?;
     show(s, &added.name).map(|d| d.schedule.unwrap_or_default())
 }
 

@@ -118,12 +118,19 @@ impl Scheduler {
         self.store.lock().expect("schedule store lock")
     }
 
-    pub fn add(&self, new: NewSchedule) -> Result<Schedule, CoordinatorError> {
+    pub async fn add(&self, new: NewSchedule) -> Result<Schedule, CoordinatorError> {
         check_name(&new.name)?;
         When::parse(&new.cron, &new.tz)?;
         sweep_file::parse(&new.sweep_toml, &new.source).map_err(CoordinatorError::InvalidSweep)?;
         check_metric(&new.metric)?;
         let baseline = Baseline::parse(&new.baseline)?;
+        if let Baseline::Sweep(name) = &baseline {
+            if self.sweep_state(name).await?.is_none() {
+                return Err(CoordinatorError::InvalidSchedule(format!(
+                    "baseline: no sweep named `{name}`"
+                )));
+            }
+        }
         if let Some(url) = &new.webhook {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(CoordinatorError::InvalidSchedule(format!(
