@@ -355,6 +355,12 @@ impl State {
 
     /// Records a result unless the job already has one. Returns whether it
     /// was taken.
+    ///
+    /// Any lease's result is taken while the job has none, even one whose
+    /// attempt the coordinator does not remember: leases are committed
+    /// lazily, so after a crash a worker may report an attempt the store
+    /// never saw. Results are equal for equal keys, so taking it only
+    /// spares running the job again.
     pub fn report_result(
         &mut self,
         worker: &WorkerId,
@@ -365,9 +371,10 @@ impl State {
         let Some(job) = self.jobs.get_mut(key) else {
             return (false, vec![]);
         };
-        if job.state == JobState::Done || attempt == 0 || attempt > job.attempts {
+        if job.state == JobState::Done || attempt == 0 {
             return (false, vec![]);
         }
+        job.attempts = job.attempts.max(attempt);
         job.state = JobState::Done;
         self.leased.remove(key);
         let mut writes = vec![
@@ -621,6 +628,18 @@ mod tests {
         );
         assert!(s.report_result(&w2, &"a".into(), 2, "{}".into()).0);
         assert!(!s.report_result(&w1, &"a".into(), 1, "{}".into()).0);
+    }
+
+    #[test]
+    fn a_result_from_a_lease_lost_in_a_crash_is_taken() {
+        // The lease of attempt 1 never reached the store: after the
+        // restart, the job is queued with no attempts.
+        let (mut s, w1, w2) = setup(3);
+        assert!(s.report_result(&w1, &"a".into(), 1, "{}".into()).0);
+        // The job is done: it is not leased again, and the attempt stands.
+        let (granted, _) = s.lease(&w2, 10, Instant::now()).unwrap();
+        assert!(granted.iter().all(|g| g.key.0 != "a"));
+        assert_eq!(s.jobs[&JobKey::from("a")].attempts, 1);
     }
 
     #[test]
