@@ -300,6 +300,27 @@ pub struct Run {
     pub report_dir: String,
 }
 
+impl Run {
+    /// A run of `schedule` fired at `fired_ms` for its due time `due_ms`,
+    /// running, with nothing else known yet.
+    pub fn new(schedule: &str, seq: u32, due_ms: i64, fired_ms: i64, trigger: Trigger) -> Run {
+        Run {
+            schedule: schedule.to_string(),
+            seq,
+            sweep: String::new(),
+            due_ms,
+            fired_ms,
+            trigger,
+            outcome: Outcome::Running,
+            finished_ms: None,
+            baseline: None,
+            flagged: vec![],
+            detail: String::new(),
+            report_dir: String::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -238,26 +238,20 @@ impl Scheduler {
             } else {
                 Trigger::Cron
             };
+            let already = self.store().runs(&s.name)?;
             match self.in_progress(&s.name)? {
+                // Fired just before a crash that kept `checked_ms` from
+                // moving: never twice for one due time.
+                _ if already.iter().any(|r| r.due_ms == ms(due)) => {}
                 Some(running) => {
                     let seq = self.store().next_seq(&s.name)?;
-                    let skipped = Run {
-                        schedule: s.name.clone(),
-                        seq,
-                        sweep: String::new(),
-                        due_ms: ms(due),
-                        fired_ms: ms(now),
-                        trigger,
-                        outcome: Outcome::Skipped,
-                        finished_ms: Some(ms(now)),
-                        baseline: None,
-                        flagged: vec![],
-                        detail: format!(
-                            "run {} ({}) was still in progress",
-                            running.seq, running.sweep
-                        ),
-                        report_dir: String::new(),
-                    };
+                    let mut skipped = Run::new(&s.name, seq, ms(due), ms(now), trigger);
+                    skipped.outcome = Outcome::Skipped;
+                    skipped.finished_ms = Some(ms(now));
+                    skipped.detail = format!(
+                        "run {} ({}) was still in progress",
+                        running.seq, running.sweep
+                    );
                     self.store().put_run(&skipped)?;
                     tracing::info!(schedule = %s.name, due = %due, running = %running.sweep, "due run skipped: the previous one is still in progress");
                 }
@@ -285,20 +279,9 @@ impl Scheduler {
             // A user's sweep holds the name: never extend it by accident.
             sweep = format!("{sweep}-{}", ms(now));
         }
-        let mut run = Run {
-            schedule: s.name.clone(),
-            seq,
-            sweep: sweep.clone(),
-            due_ms: ms(due),
-            fired_ms: ms(now),
-            trigger,
-            outcome: Outcome::Running,
-            finished_ms: None,
-            baseline: None,
-            flagged: vec![],
-            detail: String::new(),
-            report_dir: self.config.reports.join(&sweep).display().to_string(),
-        };
+        let mut run = Run::new(&s.name, seq, ms(due), ms(now), trigger);
+        run.report_dir = self.config.reports.join(&sweep).display().to_string();
+        run.sweep = sweep.clone();
         self.store().put_run(&run)?;
         match self.submit(s, &sweep).await {
             Ok(jobs) => {
