@@ -378,9 +378,7 @@ impl Comparison {
                     .map(|v| format!("{:+.1}%", 100.0 * v))
                     .unwrap_or_else(|| "–".into()),
                 r.test,
-                r.p_value
-                    .map(|p| format!("{p:.3}"))
-                    .unwrap_or_else(|| "–".into()),
+                r.p_value.map(p_text).unwrap_or_else(|| "–".into()),
                 match r.flag {
                     Flag::Regression => "**regression**",
                     f => f.name(),
@@ -433,6 +431,15 @@ impl Comparison {
         let md = out.join("compare.md");
         super::write_text(&md, &self.report(thresholds))?;
         Ok(vec![parquet, md])
+    }
+}
+
+/// A p-value as people read it: three decimals, or `<0.001`.
+pub fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
     }
 }
 

@@ -432,7 +432,7 @@ impl Scheduler {
                         r.mean_a,
                         r.mean_b,
                         r.p_value
-                            .map(|p| format!(" (p={p:.3})"))
+                            .map(|p| format!(" (p={})", compare::p_text(p)))
                             .unwrap_or_default()
                     )
                 })
