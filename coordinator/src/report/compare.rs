@@ -123,10 +123,15 @@ pub struct Row {
 
 impl Row {
     pub fn cell(&self) -> String {
-        match self.alpha {
-            Some(a) => format!("{} {} α={a}", self.dataset, self.objective),
-            None => format!("{} {}", self.dataset, self.objective),
-        }
+        cell_label(&self.dataset, &self.objective, self.alpha)
+    }
+}
+
+/// `wine mtl α=0.1`, or `wine stl`.
+fn cell_label(dataset: &str, objective: &str, alpha: Option<f64>) -> String {
+    match alpha {
+        Some(a) => format!("{dataset} {objective} α={a}"),
+        None => format!("{dataset} {objective}"),
     }
 }
 
@@ -147,12 +152,17 @@ impl Comparison {
     }
 }
 
+/// (dataset, objective, α's bits): α as bits so that the key is `Ord`.
 type CellKey = (String, String, Option<u64>);
+
+fn alpha_of(key: &CellKey) -> Option<f64> {
+    key.2.map(f64::from_bits)
+}
 
 /// Per cell, per metric: seed → value.
 type Samples = BTreeMap<CellKey, HashMap<&'static str, BTreeMap<u64, f64>>>;
 
-fn samples(runs: &DataFrame) -> Result<(Samples, HashMap<CellKey, Option<f64>>), String> {
+fn samples(runs: &DataFrame) -> Result<Samples, String> {
     let dataset = strings(runs, "dataset")?;
     let objective = strings(runs, "objective")?;
     let alpha = floats(runs, "alpha")?;
@@ -166,7 +176,6 @@ fn samples(runs: &DataFrame) -> Result<(Samples, HashMap<CellKey, Option<f64>>),
         .map(|s| s.unwrap_or(0))
         .collect();
     let mut out: Samples = BTreeMap::new();
-    let mut alphas = HashMap::new();
     for (metric, _) in COMPARED {
         let values = floats(runs, metric)?;
         for i in 0..runs.height() {
@@ -175,7 +184,6 @@ fn samples(runs: &DataFrame) -> Result<(Samples, HashMap<CellKey, Option<f64>>),
                 objective[i].clone(),
                 alpha[i].map(f64::to_bits),
             );
-            alphas.insert(key.clone(), alpha[i]);
             if let Some(v) = values[i] {
                 out.entry(key)
                     .or_default()
@@ -187,7 +195,7 @@ fn samples(runs: &DataFrame) -> Result<(Samples, HashMap<CellKey, Option<f64>>),
             }
         }
     }
-    Ok((out, alphas))
+    Ok(out)
 }
 
 /// Compares the runs of sweep `b` against those of sweep `a` (the baseline).
@@ -198,14 +206,10 @@ pub fn compare(
     b: &DataFrame,
     thresholds: &Thresholds,
 ) -> Result<Comparison, String> {
-    let (sa, alphas) = samples(a)?;
-    let (sb, _) = samples(b)?;
+    let (sa, sb) = (samples(a)?, samples(b)?);
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
-    let label = |k: &CellKey| match alphas.get(k).copied().flatten() {
-        Some(al) => format!("{} {} α={al}", k.0, k.1),
-        None => format!("{} {}", k.0, k.1),
-    };
+    let label = |k: &CellKey| cell_label(&k.0, &k.1, alpha_of(k));
     for (key, ma) in &sa {
         let Some(mb) = sb.get(key) else {
             unmatched.push(format!("{} (only in {a_name})", label(key)));
@@ -217,7 +221,6 @@ pub fn compare(
             };
             rows.push(compare_cell(
                 key,
-                alphas[key],
                 metric,
                 higher_is_better,
                 xa,
@@ -227,12 +230,7 @@ pub fn compare(
         }
     }
     for key in sb.keys().filter(|k| !sa.contains_key(*k)) {
-        let alpha = key.2.map(f64::from_bits);
-        let text = match alpha {
-            Some(al) => format!("{} {} α={al}", key.0, key.1),
-            None => format!("{} {}", key.0, key.1),
-        };
-        unmatched.push(format!("{text} (only in {b_name})"));
+        unmatched.push(format!("{} (only in {b_name})", label(key)));
     }
     Ok(Comparison {
         a: a_name.to_string(),
@@ -244,7 +242,6 @@ pub fn compare(
 
 fn compare_cell(
     key: &CellKey,
-    alpha: Option<f64>,
     metric: &'static str,
     higher_is_better: bool,
     xa: &BTreeMap<u64, f64>,
@@ -282,7 +279,7 @@ fn compare_cell(
     Row {
         dataset: key.0.clone(),
         objective: key.1.clone(),
-        alpha,
+        alpha: alpha_of(key),
         metric,
         n_a: va.len(),
         n_b: vb.len(),
