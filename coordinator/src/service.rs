@@ -58,6 +58,18 @@ impl Service {
         self
     }
 
+    /// Pauses or resumes a schedule; its state afterwards.
+    fn set_enabled(
+        &self,
+        schedule: pb::ScheduleRef,
+        enabled: bool,
+    ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        let s = self.scheduler()?;
+        s.set_enabled(&schedule.name, enabled)?;
+        let shown = rpc::show(s, &schedule.name)?;
+        Ok(Response::new(shown.schedule.unwrap_or_default()))
+    }
+
     fn scheduler(&self) -> Result<&Scheduler, Status> {
         self.scheduler
             .as_deref()
@@ -433,24 +445,14 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
-        let s = self.scheduler()?;
-        let name = req.into_inner().name;
-        s.set_enabled(&name, false)?;
-        Ok(Response::new(
-            rpc::show(s, &name)?.schedule.unwrap_or_default(),
-        ))
+        self.set_enabled(req.into_inner(), false)
     }
 
     async fn resume_schedule(
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
-        let s = self.scheduler()?;
-        let name = req.into_inner().name;
-        s.set_enabled(&name, true)?;
-        Ok(Response::new(
-            rpc::show(s, &name)?.schedule.unwrap_or_default(),
-        ))
+        self.set_enabled(req.into_inner(), true)
     }
 
     async fn remove_schedule(

@@ -183,14 +183,7 @@ mod tests {
         assert!((get("mse_ci95_high", 1).unwrap() - (0.2 + 12.706204736174698 * sem)).abs() < 1e-9);
 
         // Pareto within d: mtl (mse 0.6, gf 2) and stl (mse 0.2, gf 4) trade off: both on the front.
-        let pareto: Vec<bool> = cells
-            .column("pareto")
-            .unwrap()
-            .bool()
-            .unwrap()
-            .iter()
-            .map(|b| b.unwrap())
-            .collect();
+        let pareto = super::super::bools(&cells, "pareto").unwrap();
         assert_eq!(pareto, [true, true, true]);
     }
 
@@ -206,14 +199,7 @@ mod tests {
         .unwrap();
         let runs = with_missing_metrics(runs);
         let cells = aggregate(&runs).unwrap();
-        let pareto: Vec<bool> = cells
-            .column("pareto")
-            .unwrap()
-            .bool()
-            .unwrap()
-            .iter()
-            .map(|b| b.unwrap())
-            .collect();
+        let pareto = super::super::bools(&cells, "pareto").unwrap();
         assert_eq!(pareto, [true, false]);
     }
 }

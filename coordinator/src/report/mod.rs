@@ -237,6 +237,17 @@ pub(crate) fn counts(df: &DataFrame, name: &str) -> Result<Vec<u32>, String> {
         .collect())
 }
 
+/// A boolean column of `df` as values (null → false).
+pub(crate) fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>, String> {
+    let column = df.column(name).map_err(|e| e.to_string())?;
+    Ok(column
+        .bool()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|b| b.unwrap_or(false))
+        .collect())
+}
+
 /// A string column of `df` as values (null → empty).
 pub(crate) fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {
     let column = df.column(name).map_err(|e| e.to_string())?;

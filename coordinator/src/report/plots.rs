@@ -14,7 +14,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use polars::prelude::DataFrame;
 
-use super::{floats, strings};
+use super::{bools, floats, strings};
 
 const FONT_PATHS: [&str; 4] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -91,14 +91,7 @@ fn datasets(cells: &DataFrame) -> Result2<Vec<DatasetPlot>> {
     let (mse, mse_sd) = stat("mse")?;
     let (gf, gf_sd) = stat("gf")?;
     let (gnf, gnf_sd) = stat("gnf")?;
-    let pareto: Vec<bool> = cells
-        .column("pareto")
-        .map_err(e)?
-        .bool()
-        .map_err(e)?
-        .iter()
-        .map(|b| b.unwrap_or(false))
-        .collect();
+    let pareto = bools(cells, "pareto")?;
     let mut out: Vec<DatasetPlot> = Vec::new();
     for i in 0..cells.height() {
         let (name, prediction) = match (acc[i], mse[i]) {
@@ -280,14 +273,7 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
     } else {
         SeriesLabelPosition::LowerRight
     };
-    chart
-        .configure_series_labels()
-        .position(corner)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(e)?;
+    legend(&mut chart, corner, 13)?;
 
     // Right: GNF against α, STL as a reference line.
     let gnf: Vec<(f64, (f64, f64))> = mtl
@@ -346,15 +332,24 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
         .map_err(e)?
         .label("MTL (±1 std over seeds)")
         .legend(move |(x, y)| Circle::new((x, y), 5, blue.filled()));
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, 13)?;
+    root.present().map_err(e)
+}
+
+/// The series' legend, on a light box at `at`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
+    font_size: u32,
+) -> Result2<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(at)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 13))
+        .label_font(("sans-serif", font_size))
         .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+        .map_err(e)
 }
 
 /// A tick label: a few significant digits, in exponent form when small.
@@ -462,14 +457,7 @@ fn history<DB: DrawingBackend>(
                 .draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))
                 .map_err(e)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 11))
-            .draw()
-            .map_err(e)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 11)?;
     }
     root.present().map_err(e)
 }
