@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use sweep_coordinator::report::live::ReportDirs;
+use sweep_coordinator::report::live::{LiveReports, ReportDirs};
 use sweep_coordinator::{bench, report, run, server, user};
 use sweep_proto as pb;
 
@@ -315,10 +315,11 @@ async fn dispatch(command: Command) -> Result<ExitCode, String> {
                 data_dir: data_dir(args.data_dir),
                 token: token(&args.token_file)?,
                 tick: Duration::from_millis(args.tick_ms.max(10)),
-                live_reports: Some((
-                    ReportDirs::PerSweep(reports.clone()),
-                    Duration::from_secs(args.report_every_secs),
-                )),
+                live_reports: Some(LiveReports {
+                    dirs: ReportDirs::PerSweep(reports.clone()),
+                    every: Duration::from_secs(args.report_every_secs),
+                    final_pass: true,
+                }),
                 schedules: Some(server::ScheduleConfig {
                     tick: Duration::from_millis(args.schedule_tick_ms.max(10)),
                     reports,

@@ -11,7 +11,7 @@ use sweep_proto as pb;
 use sweep_worker::agent::{self, AgentConfig};
 use tokio::sync::watch;
 
-use crate::report::live::ReportDirs;
+use crate::report::live::{LiveReports, ReportDirs};
 use crate::server::{InProcess, ServerConfig};
 use crate::user;
 
@@ -40,8 +40,13 @@ pub async fn run(
         data_dir: opts.data_dir.clone(),
         token: None,
         tick: Duration::from_millis(100),
-        // The files follow the results, so a long sweep can be looked at early.
-        live_reports: Some((ReportDirs::Single(out.clone()), Duration::from_secs(10))),
+        // The files follow the results, so a long sweep can be looked at
+        // early; the final report is written below, once.
+        live_reports: Some(LiveReports {
+            dirs: ReportDirs::Single(out.clone()),
+            every: Duration::from_secs(10),
+            final_pass: false,
+        }),
         schedules: None,
     })
     .await?;

@@ -11,7 +11,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::core::Core;
 use crate::error::CoordinatorError;
-use crate::report::live::{self, ReportDirs};
+use crate::report::live::{self, LiveReports};
 use crate::schedule::scheduler::{Scheduler, SchedulerConfig, SystemClock};
 use crate::service::Service;
 
@@ -25,9 +25,8 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// How often lease deadlines are checked.
     pub tick: Duration,
-    /// Reports rewritten as results arrive, at most this often; `None`
-    /// writes none while serving.
-    pub live_reports: Option<(ReportDirs, Duration)>,
+    /// Reports rewritten as results arrive; `None` writes none while serving.
+    pub live_reports: Option<LiveReports>,
     /// Serve and fire schedules, ticking this often; `None` for none.
     pub schedules: Option<ScheduleConfig>,
 }
@@ -75,12 +74,11 @@ pub async fn serve(
         service = service.with_scheduler(scheduler.clone());
         tasks.push(tokio::spawn(scheduler.run(sc.tick, tasks_stop.clone())));
     }
-    if let Some((dirs, every)) = &config.live_reports {
+    if let Some(live) = &config.live_reports {
         tasks.push(tokio::spawn(live::refresh(
             core.clone(),
             config.db.clone(),
-            dirs.clone(),
-            *every,
+            live.clone(),
             tasks_stop.clone(),
         )));
     }

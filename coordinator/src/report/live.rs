@@ -1,7 +1,8 @@
 //! Reports refreshed while results arrive: after a burst of changes
 //! settles (or `every` at the most), each sweep whose counts moved gets
 //! its files rewritten, so a long sweep can be looked at before it ends.
-//! A last pass runs at shutdown, so the files are final.
+//! A last pass runs at shutdown, so the files are final, unless the caller
+//! writes the final report itself (`coordinator run` does, to print it).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,13 +30,21 @@ impl ReportDirs {
     }
 }
 
-pub async fn refresh(
-    core: Core,
-    db: PathBuf,
-    dirs: ReportDirs,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+#[derive(Debug, Clone)]
+pub struct LiveReports {
+    pub dirs: ReportDirs,
+    /// At most one rewrite of a sweep per this long.
+    pub every: Duration,
+    /// Whether to write changed sweeps once more at shutdown.
+    pub final_pass: bool,
+}
+
+pub async fn refresh(core: Core, db: PathBuf, live: LiveReports, mut stop: watch::Receiver<bool>) {
+    let LiveReports {
+        dirs,
+        every,
+        final_pass,
+    } = live;
     let mut changes = core.changes();
     // sweep → (state, done, failed) when its report was last written.
     let mut written: HashMap<String, (String, u32, u32)> = HashMap::new();
@@ -52,6 +61,9 @@ pub async fn refresh(
             r = changes.changed() => r.is_err(),
             _ = stop.wait_for(|s| *s) => true,
         };
+        if stopping && !final_pass {
+            return;
+        }
         if !stopping {
             // Let a burst of results settle into one rewrite.
             tokio::select! {
