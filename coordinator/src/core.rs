@@ -28,7 +28,8 @@ use crate::store::{ResultRow, Store};
 /// Commands applied in one batch at most.
 const MAX_BATCH: usize = 1024;
 
-pub enum Command {
+/// What the core is asked to do; callers use the typed methods of [`Core`].
+enum Command {
     Register {
         id: WorkerId,
         name: String,
@@ -87,7 +88,7 @@ impl Command {
     }
 }
 
-pub enum Reply {
+enum Reply {
     Done,
     Leases(Vec<Granted>),
     Lost(Vec<(JobKey, u32)>),
@@ -99,6 +100,18 @@ pub enum Reply {
 }
 
 type Envelope = (Command, oneshot::Sender<Result<Reply, CoordinatorError>>);
+
+/// Awaits the core's reply to a command and takes the one variant that
+/// command is answered with. `apply` is the only place replies are made, so
+/// another variant is a bug in this file, never a caller's concern.
+macro_rules! answer {
+    ($call:expr, $pattern:pat => $value:expr) => {
+        match $call.await? {
+            $pattern => Ok($value),
+            _ => unreachable!("apply answers each command with its own reply"),
+        }
+    };
+}
 
 /// A handle on the core; cheap to clone.
 #[derive(Clone)]
@@ -121,12 +134,12 @@ impl Core {
         let (changed, changes) = watch::channel(0);
         std::thread::Builder::new()
             .name("coordinator-core".into())
-            .spawn(move || run(store, state, rx, changed, tick))
+            .spawn(move || apply_batches_forever(store, state, rx, changed, tick))
             .map_err(|e| CoordinatorError::Store(e.to_string()))?;
         Ok(Core { tx, changes })
     }
 
-    pub async fn call(&self, cmd: Command) -> Result<Reply, CoordinatorError> {
+    async fn call(&self, cmd: Command) -> Result<Reply, CoordinatorError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send((cmd, reply))
@@ -138,9 +151,98 @@ impl Core {
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.clone()
     }
+
+    pub async fn register(&self, id: WorkerId, name: String) -> Result<(), CoordinatorError> {
+        answer!(self.call(Command::Register { id, name }), Reply::Done => ())
+    }
+
+    /// Up to `max` queued jobs, leased to `worker`.
+    pub async fn lease(
+        &self,
+        worker: WorkerId,
+        max: usize,
+    ) -> Result<Vec<Granted>, CoordinatorError> {
+        answer!(self.call(Command::Lease { worker, max }), Reply::Leases(g) => g)
+    }
+
+    /// Renews `worker`'s leases; answers the ones it no longer holds.
+    pub async fn heartbeat(
+        &self,
+        worker: WorkerId,
+        leases: Vec<(JobKey, u32)>,
+    ) -> Result<Vec<(JobKey, u32)>, CoordinatorError> {
+        answer!(self.call(Command::Heartbeat { worker, leases }), Reply::Lost(l) => l)
+    }
+
+    /// Whether the result was taken (false: a duplicate or a stale lease).
+    pub async fn report_result(
+        &self,
+        worker: WorkerId,
+        key: JobKey,
+        attempt: u32,
+        result_json: String,
+    ) -> Result<bool, CoordinatorError> {
+        let cmd = Command::Result {
+            worker,
+            key,
+            attempt,
+            result_json,
+        };
+        answer!(self.call(cmd), Reply::Accepted(a) => a)
+    }
+
+    /// Whether the failure was taken (false: a stale lease).
+    pub async fn report_failure(
+        &self,
+        worker: WorkerId,
+        key: JobKey,
+        attempt: u32,
+        error: String,
+    ) -> Result<bool, CoordinatorError> {
+        let cmd = Command::Failure {
+            worker,
+            key,
+            attempt,
+            error,
+        };
+        answer!(self.call(cmd), Reply::Accepted(a) => a)
+    }
+
+    pub async fn deregister(
+        &self,
+        worker: WorkerId,
+        hand_back: Vec<(JobKey, u32)>,
+    ) -> Result<(), CoordinatorError> {
+        answer!(self.call(Command::Deregister { worker, hand_back }), Reply::Done => ())
+    }
+
+    pub async fn submit(
+        &self,
+        sweep: Sweep,
+        jobs: Vec<Job>,
+    ) -> Result<Submitted, CoordinatorError> {
+        answer!(self.call(Command::Submit { sweep, jobs }), Reply::Submitted(s) => s)
+    }
+
+    pub async fn status(&self, name: SweepName) -> Result<(SweepState, Counts), CoordinatorError> {
+        answer!(self.call(Command::Status { name }), Reply::Status(s, c) => (s, c))
+    }
+
+    pub async fn list(&self) -> Result<Vec<(SweepName, SweepState, Counts)>, CoordinatorError> {
+        answer!(self.call(Command::List), Reply::List(all) => all)
+    }
+
+    /// Cancels the sweep's remaining jobs; its state afterwards.
+    pub async fn cancel(&self, name: SweepName) -> Result<(SweepState, Counts), CoordinatorError> {
+        answer!(self.call(Command::Cancel { name }), Reply::Status(s, c) => (s, c))
+    }
+
+    pub async fn results(&self, name: SweepName) -> Result<Vec<ResultRow>, CoordinatorError> {
+        answer!(self.call(Command::Results { name }), Reply::Results(r) => r)
+    }
 }
 
-fn run(
+fn apply_batches_forever(
     mut store: Store,
     mut state: State,
     rx: mpsc::Receiver<Envelope>,

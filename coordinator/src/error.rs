@@ -42,7 +42,13 @@ impl From<CoordinatorError> for tonic::Status {
                 tonic::Status::failed_precondition(message)
             }
             CoordinatorError::State(StateError::UnknownWorker(_)) => {
-                tonic::Status::not_found(message)
+                // Tagged, so a worker re-registers on the kind, not the text.
+                let mut s = tonic::Status::not_found(message);
+                s.metadata_mut().insert(
+                    sweep_proto::ERROR_KIND,
+                    sweep_proto::UNKNOWN_WORKER.parse().unwrap(),
+                );
+                s
             }
             CoordinatorError::State(StateError::UnknownSweep(_))
             | CoordinatorError::UnknownFile(_) => tonic::Status::not_found(message),

@@ -3,16 +3,15 @@
 //!
 //! `sweep_file` reads sweeps; `state` is the state machine and `store` its
 //! durable twin, driven by `core`'s single thread; `service`, `auth` and
-//! `server` are the gRPC face; `run` and `bench` are whole programs built
-//! on them.
+//! `server` are the gRPC face; `report` aggregates results with Polars and
+//! `schedule` re-runs frozen sweeps. It never links the trainer: the
+//! one-process run with local workers is the `sweep-local` crate.
 
 pub mod auth;
-pub mod bench;
 pub mod core;
 pub mod error;
 pub mod ids;
 pub mod report;
-pub mod run;
 pub mod schedule;
 pub mod server;
 pub mod service;

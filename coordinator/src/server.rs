@@ -12,7 +12,8 @@ use tonic::transport::server::TcpIncoming;
 use crate::core::Core;
 use crate::error::CoordinatorError;
 use crate::report::live::{self, LiveReports};
-use crate::schedule::scheduler::{Scheduler, SchedulerConfig, SystemClock};
+use crate::schedule::clock::SystemClock;
+use crate::schedule::schedules::{Schedules, SchedulesConfig};
 use crate::service::Service;
 
 #[derive(Debug, Clone)]
@@ -61,9 +62,9 @@ pub async fn serve(
     let (stop_tasks, tasks_stop) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     if let Some(sc) = &config.schedules {
-        let scheduler = Arc::new(Scheduler::new(
+        let scheduler = Arc::new(Schedules::new(
             core.clone(),
-            SchedulerConfig {
+            SchedulesConfig {
                 db: config.db.clone(),
                 data_dir: config.data_dir.clone(),
                 reports: sc.reports.clone(),
@@ -72,7 +73,9 @@ pub async fn serve(
             Arc::new(SystemClock),
         )?);
         service = service.with_scheduler(scheduler.clone());
-        tasks.push(tokio::spawn(scheduler.run(sc.tick, tasks_stop.clone())));
+        tasks.push(tokio::spawn(
+            scheduler.tick_until(sc.tick, tasks_stop.clone()),
+        ));
     }
     if let Some(live) = &config.live_reports {
         tasks.push(tokio::spawn(live::refresh(
@@ -96,7 +99,7 @@ pub async fn serve(
         )
         .await
         .map_err(|e| CoordinatorError::BadRequest(e.to_string()));
-    // The scheduler finishes its tick; the reports get their last pass.
+    // The schedules finish their tick; the reports get their last pass.
     let _ = stop_tasks.send(true);
     for task in tasks {
         let _ = task.await;

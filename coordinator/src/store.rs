@@ -84,7 +84,7 @@ impl Store {
             match w {
                 Write::Job(job) => {
                     let (worker, error) = match &job.state {
-                        JobState::Leased { worker, .. } => (Some(worker.0.as_str()), None),
+                        JobState::Leased { worker, .. } => (Some(worker.as_str()), None),
                         JobState::Failed { error } => (None, Some(error.as_str())),
                         _ => (None, None),
                     };
@@ -95,7 +95,7 @@ impl Store {
                              lease_timeout_ms = ?7, worker = ?8, error = ?9, updated_ms = ?10",
                     )?
                     .execute(params![
-                        job.key.0,
+                        job.key.as_str(),
                         job.spec_json,
                         serde_json::to_string(&job.files).expect("files serialise"),
                         job.state.name(),
@@ -108,12 +108,12 @@ impl Store {
                     ])?;
                 }
                 Write::Sweep(s) => {
-                    let keys: Vec<&str> = s.keys.iter().map(|k| k.0.as_str()).collect();
+                    let keys: Vec<&str> = s.keys.iter().map(|k| k.as_str()).collect();
                     tx.prepare_cached(
                         "INSERT INTO sweeps (name, toml, state, keys, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
                          ON CONFLICT(name) DO UPDATE SET toml = ?2, state = ?3, keys = ?4, updated_ms = ?5",
                     )?
-                    .execute(params![s.name.0, s.toml, s.state.name(), keys.join("\n"), now])?;
+                    .execute(params![s.name.as_str(), s.toml, s.state.name(), keys.join("\n"), now])?;
                 }
                 Write::Result {
                     key,
@@ -125,11 +125,11 @@ impl Store {
                     tx.prepare_cached(
                         "INSERT OR IGNORE INTO results (key, result, worker, attempt, finished_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?
-                    .execute(params![key.0, result_json, worker.0, attempt, now])?;
+                    .execute(params![key.as_str(), result_json, worker.as_str(), attempt, now])?;
                 }
                 Write::Worker { id, name } => {
                     tx.prepare_cached("INSERT OR REPLACE INTO workers (id, name, registered_ms) VALUES (?1, ?2, ?3)")?
-                        .execute(params![id.0, name, now])?;
+                        .execute(params![id.as_str(), name, now])?;
                 }
             }
         }
@@ -150,7 +150,7 @@ impl Store {
                 let error: Option<String> = r.get(8)?;
                 let state = match state.as_str() {
                     "leased" => JobState::Leased {
-                        worker: WorkerId(worker.unwrap_or_default()),
+                        worker: WorkerId::from(worker.unwrap_or_default()),
                         attempt: attempts,
                         deadline: now + lease_timeout,
                     },
@@ -163,7 +163,7 @@ impl Store {
                 };
                 let files: String = r.get(2)?;
                 Ok(Job {
-                    key: JobKey(r.get(0)?),
+                    key: JobKey::from(r.get::<_, String>(0)?),
                     spec_json: r.get(1)?,
                     files: serde_json::from_str::<Vec<NeededFile>>(&files).unwrap_or_default(),
                     state,
@@ -181,7 +181,7 @@ impl Store {
                 let keys: String = r.get(3)?;
                 let state: String = r.get(2)?;
                 Ok(Sweep {
-                    name: SweepName(r.get(0)?),
+                    name: SweepName::from(r.get::<_, String>(0)?),
                     toml: r.get(1)?,
                     state: SweepState::parse(&state).unwrap_or(SweepState::Running),
                     keys: keys
@@ -194,7 +194,9 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut stmt = self.conn.prepare("SELECT id, name FROM workers")?;
         let workers = stmt
-            .query_map([], |r| Ok((WorkerId(r.get(0)?), r.get(1)?)))?
+            .query_map([], |r| {
+                Ok((WorkerId::from(r.get::<_, String>(0)?), r.get(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(State::rebuild(jobs, sweeps, workers, now))
     }
@@ -207,11 +209,11 @@ impl Store {
         let mut rows = Vec::new();
         for key in keys {
             let row = stmt
-                .query_row([&key.0], |r| {
+                .query_row([key.as_str()], |r| {
                     Ok(ResultRow {
                         key: key.clone(),
                         result_json: r.get(0)?,
-                        worker: WorkerId(r.get(1)?),
+                        worker: WorkerId::from(r.get::<_, String>(1)?),
                         attempt: r.get(2)?,
                         finished_ms: r.get(3)?,
                     })

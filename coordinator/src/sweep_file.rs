@@ -19,8 +19,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use sweep_shared::registry;
 use sweep_shared::{DatasetName, JobSpec, NoopJob, Objective, TrainSettings};
-use sweep_worker::data;
 
 use crate::ids::{JobKey, SweepName};
 use crate::state::{Job, JobState, NeededFile, Sweep, SweepState};
@@ -231,8 +231,8 @@ impl SweepPlan {
         for &dataset in &f.datasets {
             let mut files = Vec::new();
             if f.noop.is_none() && !dataset.is_builtin() {
-                for file in data::files::files(dataset) {
-                    data::read_verified(data_dir, file)
+                for file in registry::files(dataset) {
+                    registry::read_verified(data_dir, file)
                         .map_err(|e| format!("dataset {dataset}: {e}"))?;
                     files.push(NeededFile {
                         path: file.path.to_string(),
@@ -241,7 +241,7 @@ impl SweepPlan {
                     });
                 }
             }
-            let identity = data::files_identity(dataset);
+            let identity = registry::files_identity(dataset);
             for &objective in &f.objectives {
                 let alphas: Vec<Option<f64>> = match objective {
                     Objective::Stl => vec![None],
@@ -261,7 +261,7 @@ impl SweepPlan {
                         spec.validate()
                             .map_err(|e| format!("job {}: {e}", spec.label()))?;
                         jobs.push(Job {
-                            key: JobKey(spec.key(&identity)),
+                            key: JobKey::from(spec.key(&identity)),
                             spec_json: serde_json::to_string(&spec).expect("a spec serialises"),
                             files: files.clone(),
                             state: JobState::Queued,
@@ -274,7 +274,7 @@ impl SweepPlan {
             }
         }
         let sweep = Sweep {
-            name: SweepName(f.name.clone()),
+            name: SweepName::from(f.name.as_str()),
             toml: self.text.clone(),
             state: SweepState::Running,
             keys: jobs.iter().map(|j| j.key.clone()).collect(),

@@ -26,13 +26,20 @@ pub async fn submit(client: &mut pb::Client, path: &Path) -> Result<pb::SubmitSw
 pub fn describe(s: &pb::SweepStatusReply) -> String {
     format!(
         "{}: {} — {}/{} done, {} running, {} queued, {} failed, {} cancelled",
-        s.name, s.state, s.done, s.total, s.running, s.queued, s.failed, s.cancelled
+        s.name,
+        s.state().label(),
+        s.done,
+        s.total,
+        s.running,
+        s.queued,
+        s.failed,
+        s.cancelled
     )
 }
 
 pub fn status_json(s: &pb::SweepStatusReply) -> String {
     serde_json::json!({
-        "name": s.name, "state": s.state, "total": s.total, "queued": s.queued,
+        "name": s.name, "state": s.state().label(), "total": s.total, "queued": s.queued,
         "running": s.running, "done": s.done, "failed": s.failed, "cancelled": s.cancelled,
     })
     .to_string()

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sweep_coordinator::core::{Command, Core, Reply};
+use sweep_coordinator::core::Core;
 use sweep_coordinator::ids::WorkerId;
 use sweep_coordinator::report::compare::Thresholds;
-use sweep_coordinator::schedule::scheduler::{
-    ManualClock, NewSchedule, Scheduler, SchedulerConfig,
-};
+use sweep_coordinator::schedule::clock::ManualClock;
+use sweep_coordinator::schedule::schedules::{NewSchedule, Schedules, SchedulesConfig};
 use sweep_coordinator::schedule::{Outcome, Run, Trigger};
 use sweep_shared::JobSpec;
 
@@ -28,7 +27,7 @@ struct Setup {
     dir: PathBuf,
     clock: Arc<ManualClock>,
     core: Core,
-    scheduler: Scheduler,
+    scheduler: Schedules,
 }
 
 fn dir(test: &str) -> PathBuf {
@@ -42,9 +41,9 @@ fn dir(test: &str) -> PathBuf {
 fn start(dir: &Path, clock: Arc<ManualClock>) -> Setup {
     let db = dir.join("state.db");
     let core = Core::start(&db, Duration::from_millis(50)).unwrap();
-    let scheduler = Scheduler::new(
+    let scheduler = Schedules::new(
         core.clone(),
-        SchedulerConfig {
+        SchedulesConfig {
             db,
             data_dir: dir.to_path_buf(),
             reports: dir.join("reports"),
@@ -79,40 +78,25 @@ fn schedule(name: &str, cron: &str, webhook: Option<String>) -> NewSchedule {
 /// A stand-in worker: leases every queued job and reports the no-op
 /// result, every metric shifted by `shift`. Returns the jobs done.
 async fn work(core: &Core, shift: f64) -> usize {
-    let worker = WorkerId("stand-in".into());
-    core.call(Command::Register {
-        id: worker.clone(),
-        name: "stand-in".into(),
-    })
-    .await
-    .unwrap();
+    let worker = WorkerId::from("stand-in");
+    core.register(worker.clone(), "stand-in".into())
+        .await
+        .unwrap();
     let mut done = 0;
     loop {
-        let Reply::Leases(granted) = core
-            .call(Command::Lease {
-                worker: worker.clone(),
-                max: 64,
-            })
-            .await
-            .unwrap()
-        else {
-            panic!("a lease reply")
-        };
+        let granted = core.lease(worker.clone(), 64).await.unwrap();
         if granted.is_empty() {
             return done;
         }
         for g in granted {
             let spec: JobSpec = serde_json::from_str(&g.spec_json).unwrap();
             let result =
-                sweep_worker::noop::run_shifted(&spec, spec.noop.as_ref().unwrap(), shift).unwrap();
-            core.call(Command::Result {
-                worker: worker.clone(),
-                key: g.key,
-                attempt: g.attempt,
-                result_json: serde_json::to_string(&result).unwrap(),
-            })
-            .await
-            .unwrap();
+                sweep_worker::noop::simulate_shifted(&spec, spec.noop.as_ref().unwrap(), shift)
+                    .unwrap();
+            let result_json = serde_json::to_string(&result).unwrap();
+            core.report_result(worker.clone(), g.key, g.attempt, result_json)
+                .await
+                .unwrap();
             done += 1;
         }
     }

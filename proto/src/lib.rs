@@ -6,7 +6,34 @@ tonic::include_proto!("sweep.v1");
 
 /// Bumped on every incompatible change of the service; a worker of another
 /// version is refused at registration.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+
+impl SweepState {
+    /// The word users read and scripts match (`status --json`, reports).
+    pub fn label(self) -> &'static str {
+        match self {
+            SweepState::Unspecified => "unknown",
+            SweepState::Running => "running",
+            SweepState::Finished => "finished",
+            SweepState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl RunOutcome {
+    /// The word users read and scripts match (`schedule show --json`, webhooks).
+    pub fn label(self) -> &'static str {
+        match self {
+            RunOutcome::Unspecified => "unknown",
+            RunOutcome::Skipped => "skipped",
+            RunOutcome::Running => "running",
+            RunOutcome::Pass => "pass",
+            RunOutcome::Regression => "regression",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Cancelled => "cancelled",
+        }
+    }
+}
 
 /// A client that attaches the shared-secret token to every call.
 pub type Client = coordinator_client::CoordinatorClient<
@@ -53,4 +80,19 @@ pub async fn connect(endpoint: &str, token: Option<&str>) -> Result<Client, Stri
         coordinator_client::CoordinatorClient::with_interceptor(channel, token)
             .max_decoding_message_size(64 * 1024 * 1024),
     )
+}
+
+/// The metadata key of a status that carries a machine-readable error kind.
+pub const ERROR_KIND: &str = "x-sweep-error";
+
+/// The `ERROR_KIND` of "this worker is not registered (any more)": the
+/// worker should register again.
+pub const UNKNOWN_WORKER: &str = "unknown-worker";
+
+/// Whether `status` says the coordinator does not know the calling worker.
+pub fn is_unknown_worker(status: &tonic::Status) -> bool {
+    status
+        .metadata()
+        .get(ERROR_KIND)
+        .is_some_and(|v| v.to_str().ok() == Some(UNKNOWN_WORKER))
 }

@@ -1,13 +1,19 @@
-//! Types that cross the boundary between the coordinator and the workers:
-//! what a job is, the settings it trains with, and what it measured.
+//! What both sides of the wire share: what a job is, the settings it trains
+//! with, what it measured, the typed ids, the dataset registry, and the stop
+//! signal of every binary.
 //!
-//! Everything here is plain data with serde, so it can travel as JSON inside
-//! gRPC messages and be stored verbatim in the coordinator's database.
+//! The job types are plain data with serde, so they can travel as JSON
+//! inside gRPC messages and be stored verbatim in the coordinator's
+//! database. Nothing here trains or serves: the coordinator and the worker
+//! depend on this crate and never on each other.
 
 mod dataset;
+pub mod ids;
 mod job;
 mod metrics;
+pub mod registry;
 mod settings;
+pub mod signal;
 
 pub use dataset::{DatasetName, Task, UnknownName};
 pub use job::{JobSpec, NoopJob, Objective};

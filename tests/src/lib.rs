@@ -1,9 +1,9 @@
-//! A sandbox for end-to-end tests: real `coordinator` and `worker`
-//! processes on 127.0.0.1 (port 0), waited for with deadlines.
+//! A sandbox for end-to-end tests: real `coordinator`, `worker` and
+//! `sweep-local` processes on 127.0.0.1 (port 0), waited for with deadlines.
 //!
 //! The binaries are the ones `cargo test --workspace` builds next to this
-//! test executable (the coordinator and worker packages have integration
-//! tests, which makes cargo build their binaries).
+//! test executable (the coordinator, worker and local packages have
+//! integration tests, which makes cargo build their binaries).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -52,7 +52,7 @@ fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
 pub fn run_job(spec: &JobSpec, data_dir: &Path) -> Result<JobResult, JobError> {
     spec.validate().map_err(JobError::Invalid)?;
     if let Some(noop) = &spec.noop {
-        return crate::noop::run(spec, noop);
+        return crate::noop::simulate(spec, noop);
     }
     let dataset = data::load(spec.dataset, data_dir, spec.settings.synthetic_rows)?;
     run_on(spec, &dataset)

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use sweep_shared::signal::stop_signal;
 use sweep_shared::{DatasetName, JobResult, JobSpec, Objective, Task, TrainSettings};
 use sweep_worker::agent;
 use sweep_worker::data::{self, fetch};
@@ -233,18 +234,19 @@ fn join(args: JoinArgs) -> Result<(), String> {
         let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
         let (second_tx, second_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            agent::stop_signal().await;
+            stop_signal().await;
             tracing::info!(
                 "stop requested: finishing running jobs (signal again to hand them back)"
             );
             let _ = first_tx.send(());
-            agent::stop_signal().await;
+            stop_signal().await;
             let _ = second_tx.send(());
         });
-        agent::run(config, async { first_rx.await.unwrap_or(()) }, async {
+        agent::join(config, async { first_rx.await.unwrap_or(()) }, async {
             second_rx.await.unwrap_or(())
         })
         .await
+        .map_err(|e| e.to_string())
     })
 }
 

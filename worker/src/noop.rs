@@ -9,12 +9,12 @@ use sweep_shared::{Explanation, JobResult, JobSpec, Metrics, NoopJob, Task, CODE
 
 use crate::job::JobError;
 
-pub fn run(spec: &JobSpec, noop: &NoopJob) -> Result<JobResult, JobError> {
-    run_shifted(spec, noop, fault_shift())
+pub fn simulate(spec: &JobSpec, noop: &NoopJob) -> Result<JobResult, JobError> {
+    simulate_shifted(spec, noop, fault_shift())
 }
 
-/// [`run`] with `extra` added to every metric, as the fault switch does.
-pub fn run_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<JobResult, JobError> {
+/// [`simulate`] with `extra` added to every metric, as the fault switch does.
+pub fn simulate_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<JobResult, JobError> {
     std::thread::sleep(Duration::from_millis(noop.sleep_ms));
     if let Some(error) = &noop.fail_with {
         return Err(JobError::Injected(error.clone()));

@@ -4,17 +4,13 @@
 //! Pareto front (on the means).
 
 use polars::prelude::*;
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::{counts, floats, strings, METRICS};
-
-fn err(e: PolarsError) -> String {
-    e.to_string()
-}
+pub use super::stats::t_quantile_975;
+use super::{counts, floats, strings, ReportError, METRICS};
 
 /// Aggregates a runs frame (see `frames::runs`) into one row per cell, in
 /// the order cells first appear.
-pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, String> {
+pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, ReportError> {
     let mut aggs = Vec::new();
     for m in METRICS {
         aggs.push(
@@ -31,8 +27,7 @@ pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, String> {
         .lazy()
         .group_by_stable([col("dataset"), col("objective"), col("alpha")])
         .agg(aggs)
-        .collect()
-        .map_err(err)?;
+        .collect()?;
     for m in METRICS {
         let n = counts(&cells, &format!("{m}_n"))?;
         let mean = floats(&cells, &format!("{m}_mean"))?;
@@ -52,30 +47,19 @@ pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, String> {
             hi.push(interval.map(|i| i.2));
         }
         for (suffix, values) in [("sem", sem), ("ci95_low", lo), ("ci95_high", hi)] {
-            cells
-                .with_column(Column::new(format!("{m}_{suffix}").into(), values))
-                .map_err(err)?;
+            cells.with_column(Column::new(format!("{m}_{suffix}").into(), values))?;
         }
     }
     let pareto = pareto_flags(&cells)?;
-    cells
-        .with_column(Column::new("pareto".into(), pareto))
-        .map_err(err)?;
+    cells.with_column(Column::new("pareto".into(), pareto))?;
     Ok(cells)
-}
-
-/// The 0.975 quantile of Student's t with `df` degrees of freedom.
-pub fn t_quantile_975(df: u32) -> f64 {
-    StudentsT::new(0.0, 1.0, f64::from(df))
-        .expect("df ≥ 1")
-        .inverse_cdf(0.975)
 }
 
 /// Whether each cell is Pareto-optimal within its dataset: no other cell
 /// has a prediction metric at least as good and a GF at least as low, with
 /// one of them strictly better. The prediction metric is accuracy (higher
 /// is better) where present, else MSE (lower is better).
-fn pareto_flags(cells: &DataFrame) -> Result<Vec<bool>, String> {
+fn pareto_flags(cells: &DataFrame) -> Result<Vec<bool>, ReportError> {
     let dataset = strings(cells, "dataset")?;
     let (acc, mse, gf) = (
         floats(cells, "accuracy_mean")?,

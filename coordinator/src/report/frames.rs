@@ -4,11 +4,16 @@
 use polars::prelude::*;
 use sweep_shared::{JobResult, JobSpec};
 
+use super::ReportError;
 use crate::state::Job;
 use crate::store::ResultRow;
 
-fn err(e: PolarsError) -> String {
-    e.to_string()
+/// A stored result, parsed.
+fn parse(r: &ResultRow) -> Result<JobResult, ReportError> {
+    serde_json::from_str(&r.result_json).map_err(|source| ReportError::BadResult {
+        key: r.key.to_string(),
+        source,
+    })
 }
 
 /// A metric as a column value: NaN and infinities become null, so they
@@ -24,11 +29,8 @@ fn col(name: &str, values: Vec<Option<f64>>) -> Column {
 
 /// One row per finished job: the spec (dataset, objective, α, seed, every
 /// setting), every metric, timings, worker, attempt and finish time.
-pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, String> {
-    let parsed: Vec<JobResult> = rows
-        .iter()
-        .map(|r| serde_json::from_str(&r.result_json).map_err(|e| format!("job {}: {e}", r.key)))
-        .collect::<Result<_, _>>()?;
+pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
+    let parsed: Vec<JobResult> = rows.iter().map(parse).collect::<Result<_, _>>()?;
     let spec = |f: &dyn Fn(&JobSpec) -> String| -> Vec<String> {
         parsed.iter().map(|r| f(&r.spec)).collect()
     };
@@ -39,7 +41,7 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, String> {
     let columns = vec![
         Column::new(
             "job_key".into(),
-            rows.iter().map(|r| r.key.0.clone()).collect::<Vec<_>>(),
+            rows.iter().map(|r| r.key.to_string()).collect::<Vec<_>>(),
         ),
         Column::new("dataset".into(), spec(&|s| s.dataset.to_string())),
         Column::new("objective".into(), spec(&|s| s.objective.to_string())),
@@ -135,7 +137,9 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, String> {
         col("eval_seconds", metric(&|r| Some(r.metrics.eval_seconds))),
         Column::new(
             "worker_id".into(),
-            rows.iter().map(|r| r.worker.0.clone()).collect::<Vec<_>>(),
+            rows.iter()
+                .map(|r| r.worker.to_string())
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "attempt".into(),
@@ -146,11 +150,11 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, String> {
             rows.iter().map(|r| r.finished_ms).collect::<Vec<i64>>(),
         ),
     ];
-    DataFrame::new_infer_height(columns).map_err(err)
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
 /// One row per failed job, with the last error text.
-pub fn failures(failed: &[(Job, String)]) -> Result<DataFrame, String> {
+pub fn failures(failed: &[(Job, String)]) -> Result<DataFrame, ReportError> {
     let specs: Vec<Option<JobSpec>> = failed
         .iter()
         .map(|(j, _)| serde_json::from_str(&j.spec_json).ok())
@@ -161,12 +165,12 @@ pub fn failures(failed: &[(Job, String)]) -> Result<DataFrame, String> {
             .map(|s| s.as_ref().map(f).unwrap_or_default())
             .collect()
     };
-    DataFrame::new_infer_height(vec![
+    let frame = DataFrame::new_infer_height(vec![
         Column::new(
             "job_key".into(),
             failed
                 .iter()
-                .map(|(j, _)| j.key.0.clone())
+                .map(|(j, _)| j.key.to_string())
                 .collect::<Vec<_>>(),
         ),
         Column::new("dataset".into(), text(&|s| s.dataset.to_string())),
@@ -200,25 +204,24 @@ pub fn failures(failed: &[(Job, String)]) -> Result<DataFrame, String> {
                 .map(|(j, _)| j.spec_json.clone())
                 .collect::<Vec<_>>(),
         ),
-    ])
-    .map_err(err)
+    ])?;
+    Ok(frame)
 }
 
 /// One row per (run, feature): the surrogate's coefficient, with its mean
 /// and standard deviation over the seeds of the cell.
-pub fn explanations(rows: &[ResultRow]) -> Result<DataFrame, String> {
+pub fn explanations(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
     let (mut key, mut dataset, mut objective, mut alpha, mut seed, mut feature, mut coefficient) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for r in rows {
-        let result: JobResult =
-            serde_json::from_str(&r.result_json).map_err(|e| format!("job {}: {e}", r.key))?;
+        let result = parse(r)?;
         for (f, c) in result
             .explanation
             .features
             .iter()
             .zip(&result.explanation.coefficients)
         {
-            key.push(r.key.0.clone());
+            key.push(r.key.to_string());
             dataset.push(result.spec.dataset.to_string());
             objective.push(result.spec.objective.to_string());
             alpha.push(result.spec.alpha);
@@ -235,8 +238,7 @@ pub fn explanations(rows: &[ResultRow]) -> Result<DataFrame, String> {
         Column::new("seed".into(), seed),
         Column::new("feature".into(), feature),
         col("coefficient", coefficient),
-    ])
-    .map_err(err)?;
+    ])?;
     let cell = [
         col_expr("dataset"),
         col_expr("objective"),
@@ -245,18 +247,10 @@ pub fn explanations(rows: &[ResultRow]) -> Result<DataFrame, String> {
     ];
     let cell_mean = col_expr("coefficient")
         .mean()
-        .over(cell.clone())
-        .map_err(err)?
+        .over(cell.clone())?
         .alias("cell_mean");
-    let cell_std = col_expr("coefficient")
-        .std(1)
-        .over(cell)
-        .map_err(err)?
-        .alias("cell_std");
-    df.lazy()
-        .with_columns([cell_mean, cell_std])
-        .collect()
-        .map_err(err)
+    let cell_std = col_expr("coefficient").std(1).over(cell)?.alias("cell_std");
+    Ok(df.lazy().with_columns([cell_mean, cell_std]).collect()?)
 }
 
 fn col_expr(name: &str) -> Expr {

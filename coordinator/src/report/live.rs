@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::core::{Command, Core, Reply};
+use crate::core::Core;
 
 /// Where each sweep's report goes.
 #[derive(Debug, Clone)]
@@ -49,10 +49,13 @@ pub async fn refresh(core: Core, db: PathBuf, live: LiveReports, mut stop: watch
     // sweep → (state, done, failed) when its report was last written.
     let mut written: HashMap<String, (String, u32, u32)> = HashMap::new();
     // Sweeps finished before this start are not rewritten at every start.
-    if let Ok(Reply::List(all)) = core.call(Command::List).await {
+    if let Ok(all) = core.list().await {
         for (name, state, c) in all {
             if state != crate::state::SweepState::Running {
-                written.insert(name.0, (state.name().to_string(), c.done, c.failed));
+                written.insert(
+                    name.to_string(),
+                    (state.name().to_string(), c.done, c.failed),
+                );
             }
         }
     }
@@ -71,15 +74,15 @@ pub async fn refresh(core: Core, db: PathBuf, live: LiveReports, mut stop: watch
                 _ = stop.wait_for(|s| *s) => {}
             }
         }
-        let Ok(Reply::List(all)) = core.call(Command::List).await else {
+        let Ok(all) = core.list().await else {
             return;
         };
         for (name, state, c) in all {
             let now = (state.name().to_string(), c.done, c.failed);
-            if c.done + c.failed == 0 || written.get(&name.0) == Some(&now) {
+            if c.done + c.failed == 0 || written.get(name.as_str()) == Some(&now) {
                 continue;
             }
-            let (db, sweep, dir) = (db.clone(), name.0.clone(), dirs.of(&name.0));
+            let (db, sweep, dir) = (db.clone(), name.to_string(), dirs.of(name.as_str()));
             let outcome = tokio::task::spawn_blocking(move || {
                 super::generate(&db, &sweep, &dir, &super::ALL_FORMATS)
             })
@@ -87,7 +90,7 @@ pub async fn refresh(core: Core, db: PathBuf, live: LiveReports, mut stop: watch
             match outcome {
                 Ok(Ok(w)) => {
                     tracing::debug!(sweep = %name, runs = w.runs, "report refreshed");
-                    written.insert(name.0, now);
+                    written.insert(name.to_string(), now);
                 }
                 Ok(Err(e)) => tracing::warn!(sweep = %name, error = %e, "report not refreshed"),
                 Err(e) => tracing::warn!(sweep = %name, error = %e, "report task failed"),

@@ -4,14 +4,19 @@
 //!
 //! `frames` turns stored results into Polars frames, `cells` aggregates
 //! them over seeds, `table` lays the cells out for people, `plots` draws
-//! them and `compare` sets two sweeps side by side.
+//! them and `compare` sets two sweeps side by side; `stats` holds the
+//! statistics `cells` and `compare` share, and `error` the one error type.
 
 pub mod cells;
 pub mod compare;
+pub mod error;
 pub mod frames;
 pub mod live;
 pub mod plots;
+pub mod stats;
 pub mod table;
+
+pub use error::{FontError, ReportError};
 
 use std::path::{Path, PathBuf};
 
@@ -65,23 +70,27 @@ struct Loaded {
     failed: Vec<(crate::state::Job, String)>,
 }
 
-fn load(db: &Path, sweep: &str) -> Result<Loaded, String> {
+fn load(db: &Path, sweep: &str) -> Result<Loaded, ReportError> {
     if !db.exists() {
-        return Err(format!("{}: no such database", db.display()));
+        return Err(ReportError::NoDatabase(db.to_path_buf()));
     }
-    let store = Store::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
-    let state = store
-        .load(std::time::Instant::now())
-        .map_err(|e| e.to_string())?;
-    let name = SweepName(sweep.to_string());
+    let store = Store::open(db).map_err(|source| ReportError::OpenDatabase {
+        path: db.to_path_buf(),
+        source,
+    })?;
+    let state = store.load(std::time::Instant::now())?;
+    let name = SweepName::from(sweep);
     let s = state
         .sweeps
         .get(&name)
-        .ok_or_else(|| format!("{}: no sweep named `{sweep}`", db.display()))?;
+        .ok_or_else(|| ReportError::UnknownSweep {
+            db: db.to_path_buf(),
+            sweep: sweep.to_string(),
+        })?;
     let planned_seeds = sweep_file::parse(&s.toml, sweep)
         .map(|p| p.seeds.len())
         .unwrap_or(0);
-    let results = store.results(&s.keys).map_err(|e| e.to_string())?;
+    let results = store.results(&s.keys)?;
     let failed: Vec<_> = s
         .keys
         .iter()
@@ -100,14 +109,14 @@ fn load(db: &Path, sweep: &str) -> Result<Loaded, String> {
 }
 
 /// The runs frame of a sweep in a database.
-pub fn runs_in_db(db: &Path, sweep: &str) -> Result<DataFrame, String> {
+pub fn runs_in_db(db: &Path, sweep: &str) -> Result<DataFrame, ReportError> {
     frames::runs(&load(db, sweep)?.results)
 }
 
 /// The runs frame named by `source`: a `runs.parquet` file or a report
 /// directory if such a path exists, else a sweep in `db` (by default
 /// `results/<sweep>/state.db`, where `coordinator run` keeps it).
-pub fn runs_of(source: &str, db: Option<&Path>) -> Result<DataFrame, String> {
+pub fn runs_of(source: &str, db: Option<&Path>) -> Result<DataFrame, ReportError> {
     let path = Path::new(source);
     if path.exists() {
         return runs_in_file(path);
@@ -118,28 +127,33 @@ pub fn runs_of(source: &str, db: Option<&Path>) -> Result<DataFrame, String> {
 
 /// The runs frame of a `runs.parquet` file, or of the one in a report
 /// directory.
-pub fn runs_in_file(path: &Path) -> Result<DataFrame, String> {
+pub fn runs_in_file(path: &Path) -> Result<DataFrame, ReportError> {
     let file = if path.is_dir() {
         path.join("runs.parquet")
     } else {
         path.to_path_buf()
     };
-    let f = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let f = std::fs::File::open(&file).map_err(ReportError::io(&file))?;
     ParquetReader::new(f)
         .finish()
-        .map_err(|e| format!("{}: {e}", file.display()))
+        .map_err(ReportError::parquet(file))
 }
 
 /// Regenerates the report files of `sweep` from the database at `db` into
 /// `out`, in the given formats.
-pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Result<Written, String> {
+pub fn generate(
+    db: &Path,
+    sweep: &str,
+    out: &Path,
+    formats: &[Format],
+) -> Result<Written, ReportError> {
     let Loaded {
         planned_seeds,
         results,
         failed,
     } = load(db, sweep)?;
     let _writing = writing();
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
     let mut runs = frames::runs(&results)?;
     let mut failures = frames::failures(&failed)?;
     let mut explanations = frames::explanations(&results)?;
@@ -186,7 +200,7 @@ pub fn generate(db: &Path, sweep: &str, out: &Path, formats: &[Format]) -> Resul
 }
 
 /// Times the aggregation of `rows` synthetic runs into cells.
-pub fn bench_aggregate(rows: usize) -> Result<serde_json::Value, String> {
+pub fn bench_aggregate(rows: usize) -> Result<serde_json::Value, ReportError> {
     let cells_per_dataset = 10usize;
     let datasets = ["wine", "adult", "housing", "titanic", "autompg"];
     let mut dataset = Vec::with_capacity(rows);
@@ -211,7 +225,7 @@ pub fn bench_aggregate(rows: usize) -> Result<serde_json::Value, String> {
     for (m, values) in METRICS.iter().zip(columns) {
         cols.push(Column::new((*m).into(), values));
     }
-    let runs = DataFrame::new_infer_height(cols).map_err(|e| e.to_string())?;
+    let runs = DataFrame::new_infer_height(cols)?;
     let started = std::time::Instant::now();
     let cells = cells::aggregate(&runs)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -221,39 +235,35 @@ pub fn bench_aggregate(rows: usize) -> Result<serde_json::Value, String> {
 }
 
 /// A float column of `df` as values (null → `None`).
-pub(crate) fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, String> {
-    let column = df.column(name).map_err(|e| e.to_string())?;
-    Ok(column.f64().map_err(|e| e.to_string())?.iter().collect())
+pub(crate) fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, ReportError> {
+    Ok(df.column(name)?.f64()?.iter().collect())
 }
 
 /// A count column of `df` as values (null → 0).
-pub(crate) fn counts(df: &DataFrame, name: &str) -> Result<Vec<u32>, String> {
-    let column = df.column(name).map_err(|e| e.to_string())?;
-    Ok(column
-        .u32()
-        .map_err(|e| e.to_string())?
+pub(crate) fn counts(df: &DataFrame, name: &str) -> Result<Vec<u32>, ReportError> {
+    Ok(df
+        .column(name)?
+        .u32()?
         .iter()
         .map(|v| v.unwrap_or(0))
         .collect())
 }
 
 /// A boolean column of `df` as values (null → false).
-pub(crate) fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>, String> {
-    let column = df.column(name).map_err(|e| e.to_string())?;
-    Ok(column
-        .bool()
-        .map_err(|e| e.to_string())?
+pub(crate) fn bools(df: &DataFrame, name: &str) -> Result<Vec<bool>, ReportError> {
+    Ok(df
+        .column(name)?
+        .bool()?
         .iter()
         .map(|b| b.unwrap_or(false))
         .collect())
 }
 
 /// A string column of `df` as values (null → empty).
-pub(crate) fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {
-    let column = df.column(name).map_err(|e| e.to_string())?;
-    Ok(column
-        .str()
-        .map_err(|e| e.to_string())?
+pub(crate) fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, ReportError> {
+    Ok(df
+        .column(name)?
+        .str()?
         .iter()
         .map(|s| s.unwrap_or_default().to_string())
         .collect())
@@ -269,20 +279,20 @@ pub(crate) fn writing() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Writes through a temporary file, so a reader never sees half a file.
-pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), String> {
+pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), ReportError> {
     let tmp = path.with_extension("parquet.part");
-    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let file = std::fs::File::create(&tmp).map_err(ReportError::io(&tmp))?;
     ParquetWriter::new(file)
         .finish(df)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(ReportError::parquet(path))?;
+    std::fs::rename(&tmp, path).map_err(ReportError::io(path))
 }
 
 /// Writes text through a temporary file, as `write_parquet` does.
-pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
+pub fn write_text(path: &Path, text: &str) -> Result<(), ReportError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".part");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(&tmp, text).map_err(ReportError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(ReportError::io(path))
 }

@@ -6,7 +6,7 @@
 
 use polars::prelude::DataFrame;
 
-use super::{counts, floats, strings};
+use super::{counts, floats, strings, ReportError};
 
 /// (mean, std, n) of one metric in one cell.
 type Stat = (Option<f64>, Option<f64>, u32);
@@ -48,7 +48,7 @@ const CLASSIFICATION: [(&str, &str); 5] = [
 
 impl Tables {
     /// Builds the tables from a cells frame (see `cells::aggregate`).
-    pub fn from_cells(cells: &DataFrame, planned: usize) -> Result<Tables, String> {
+    pub fn from_cells(cells: &DataFrame, planned: usize) -> Result<Tables, ReportError> {
         let dataset = strings(cells, "dataset")?;
         let objective = strings(cells, "objective")?;
         let alpha = floats(cells, "alpha")?;

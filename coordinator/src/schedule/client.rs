@@ -67,7 +67,7 @@ pub fn show(d: &pb::ScheduleDetail) -> String {
             r.seq,
             time(r.due_ms),
             r.trigger,
-            r.outcome,
+            r.outcome().label(),
             if r.sweep.is_empty() { "–" } else { &r.sweep },
             if r.baseline.is_empty() {
                 "–"
@@ -106,7 +106,7 @@ pub fn show_json(d: &pb::ScheduleDetail) -> String {
         "next_due_ms": s.next_due_ms,
         "runs": d.runs.iter().map(|r| serde_json::json!({
             "seq": r.seq, "sweep": r.sweep, "due_ms": r.due_ms, "fired_ms": r.fired_ms,
-            "trigger": r.trigger, "outcome": r.outcome, "finished_ms": r.finished_ms,
+            "trigger": r.trigger, "outcome": r.outcome().label(), "finished_ms": r.finished_ms,
             "baseline": r.baseline, "flagged": r.flagged, "detail": r.detail,
             "report_dir": r.report_dir,
         })).collect::<Vec<_>>(),

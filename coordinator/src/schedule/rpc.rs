@@ -1,8 +1,8 @@
-//! The schedule RPCs, between protobuf messages and the [`Scheduler`].
+//! The schedule RPCs, between protobuf messages and the [`Schedules`].
 
 use sweep_proto as pb;
 
-use super::scheduler::{NewSchedule, Scheduler};
+use super::schedules::{NewSchedule, Schedules};
 use super::{Run, Schedule};
 use crate::error::CoordinatorError;
 use crate::report::compare::Thresholds;
@@ -31,7 +31,7 @@ pub fn run_info(r: &Run) -> pb::ScheduleRunInfo {
         due_ms: r.due_ms,
         fired_ms: r.fired_ms,
         trigger: r.trigger.text(),
-        outcome: r.outcome.name().to_string(),
+        outcome: r.outcome.wire() as i32,
         finished_ms: r.finished_ms.unwrap_or(0),
         baseline: r.baseline.clone().unwrap_or_default(),
         flagged: r.flagged.clone(),
@@ -41,7 +41,7 @@ pub fn run_info(r: &Run) -> pb::ScheduleRunInfo {
 }
 
 pub async fn add(
-    s: &Scheduler,
+    s: &Schedules,
     req: pb::AddScheduleRequest,
 ) -> Result<pb::ScheduleInfo, CoordinatorError> {
     let default = if req.threshold > 0.0 {
@@ -50,7 +50,7 @@ pub async fn add(
         Thresholds::default().default
     };
     let thresholds = Thresholds::parse(default, &req.metric_thresholds)
-        .map_err(CoordinatorError::InvalidSchedule)?;
+        .map_err(|e| CoordinatorError::InvalidSchedule(e.to_string()))?;
     let source = if req.source.is_empty() {
         "sweep".to_string()
     } else {
@@ -81,7 +81,7 @@ pub async fn add(
     show(s, &added.name).map(|d| d.schedule.unwrap_or_default())
 }
 
-pub fn show(s: &Scheduler, name: &str) -> Result<pb::ScheduleDetail, CoordinatorError> {
+pub fn show(s: &Schedules, name: &str) -> Result<pb::ScheduleDetail, CoordinatorError> {
     let (schedule, runs, next) = s.show(name)?;
     Ok(pb::ScheduleDetail {
         schedule: Some(info(&schedule, next.map(|t| t.timestamp_millis()))),
@@ -89,7 +89,7 @@ pub fn show(s: &Scheduler, name: &str) -> Result<pb::ScheduleDetail, Coordinator
     })
 }
 
-pub fn list(s: &Scheduler) -> Result<pb::ListSchedulesReply, CoordinatorError> {
+pub fn list(s: &Schedules) -> Result<pb::ListSchedulesReply, CoordinatorError> {
     let schedules = s
         .list()?
         .iter()

@@ -9,8 +9,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use sweep_shared::DatasetName;
 
-use super::files::{self, DataFile, Origin};
-use super::{read_verified, sha256_hex, DataError};
+use super::{sha256_hex, DataError};
+use sweep_shared::registry::read_verified;
+use sweep_shared::registry::{self as files, DataFile, Origin};
 
 /// Where files come from.
 #[derive(Debug, Clone)]

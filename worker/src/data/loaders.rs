@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use sweep_shared::DatasetName;
 
-use super::files;
 use super::prep::{Partition, RawTable};
 use super::DataError;
+use sweep_shared::registry as files;
 
 /// The paper's split: 80/20 with split seed 42.
 const SHUFFLED: Partition = Partition::Shuffled {

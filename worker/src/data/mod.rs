@@ -2,9 +2,7 @@
 //! built-in synthetic ones; all preprocessed into model inputs as
 //! `method.md` specifies.
 
-mod checksum;
 pub mod fetch;
-pub mod files;
 mod loaders;
 mod prep;
 pub mod split;
@@ -12,10 +10,14 @@ mod synthetic;
 
 use std::path::{Path, PathBuf};
 
+use sweep_shared::registry::{self, read_verified};
+
 use sweep_shared::{DatasetName, Task};
 
-pub use checksum::{read_verified, sha256_hex};
+// The registry (files, checksums, verified reading) is shared with the
+// coordinator; these names keep the worker's paths to it short.
 pub use prep::{Partition, RawTable};
+pub use sweep_shared::registry::{default_data_dir, files, files_identity, sha256_hex, FileError};
 
 /// A dense row-major matrix of model inputs.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,17 +113,21 @@ pub enum DataError {
     Download { url: String, message: String },
 }
 
-/// The default place datasets are read from: `$SWEEP_DATA_DIR`, else
-/// `./datasets` (where `worker fetch` writes), else `../shared/datasets`.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SWEEP_DATA_DIR") {
-        return PathBuf::from(dir);
+impl From<FileError> for DataError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Io { path, source } => DataError::Io { path, source },
+            FileError::Checksum {
+                path,
+                expected,
+                actual,
+            } => DataError::Checksum {
+                path,
+                expected,
+                actual,
+            },
+        }
     }
-    let local = PathBuf::from("datasets");
-    if local.is_dir() {
-        return local;
-    }
-    PathBuf::from("../shared/datasets")
 }
 
 /// Loads, verifies and preprocesses a dataset.
@@ -135,21 +141,15 @@ pub fn load(
         DatasetName::Moons => Ok(synthetic::moons(synthetic_rows)),
         _ => {
             let mut contents = Vec::new();
-            for file in files::files(name) {
+            for file in registry::files(name) {
                 contents.push(read_verified(data_dir, file)?);
             }
             let sha = files_identity(name);
             let (raw, partition) = loaders::parse(name, data_dir, &contents)?;
             prep::preprocess(name, raw, partition, sha).map_err(|message| DataError::Invalid {
-                path: data_dir.join(files::files(name)[0].path),
+                path: data_dir.join(registry::files(name)[0].path),
                 message,
             })
         }
     }
-}
-
-/// One checksum for a dataset, over its files' checksums.
-pub fn files_identity(name: DatasetName) -> String {
-    let joined: Vec<&str> = files::files(name).iter().map(|f| f.sha256).collect();
-    sha256_hex(joined.join("\n").as_bytes())
 }

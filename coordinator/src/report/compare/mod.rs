@@ -4,14 +4,20 @@
 //! t-test otherwise) and a flag when the cell moved beyond its threshold in
 //! a significant way. Scheduled runs use it to tell a pass from a
 //! regression.
+//!
+//! The t-tests live in `report::stats` (re-exported here); `render` lays a
+//! comparison out as a frame, Markdown and files.
+
+mod render;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::{floats, strings};
+use super::stats::mean;
+pub use super::stats::{paired_p, welch_p};
+use super::{floats, strings, ReportError};
+pub use render::p_text;
 
 /// The metrics compared, with whether a higher value is better.
 pub const COMPARED: [(&str, bool); 7] = [
@@ -47,28 +53,30 @@ impl Default for Thresholds {
 
 impl Thresholds {
     /// Parses `metric=value` items such as `gf=0.1`, naming the bad one.
-    pub fn parse(default: f64, items: &[String]) -> Result<Thresholds, String> {
+    pub fn parse(default: f64, items: &[String]) -> Result<Thresholds, ReportError> {
         if !(default >= 0.0 && default.is_finite()) {
-            return Err(format!("threshold: {default} is not a non-negative number"));
+            return Err(ReportError::BadDefaultThreshold(default));
         }
         let mut per_metric = BTreeMap::new();
         for item in items {
             let (metric, value) = item
                 .split_once('=')
-                .ok_or_else(|| format!("threshold `{item}`: expected METRIC=VALUE, e.g. gf=0.1"))?;
+                .ok_or_else(|| ReportError::ThresholdSyntax(item.clone()))?;
             if !COMPARED.iter().any(|(m, _)| *m == metric) {
                 let known: Vec<&str> = COMPARED.iter().map(|(m, _)| *m).collect();
-                return Err(format!(
-                    "threshold `{item}`: unknown metric `{metric}` (known: {})",
-                    known.join(", ")
-                ));
+                return Err(ReportError::ThresholdMetric {
+                    item: item.clone(),
+                    metric: metric.to_string(),
+                    known: known.join(", "),
+                });
             }
             let value: f64 = value
                 .parse()
                 .ok()
                 .filter(|v: &f64| *v >= 0.0 && v.is_finite())
-                .ok_or_else(|| {
-                    format!("threshold `{item}`: `{value}` is not a non-negative number")
+                .ok_or_else(|| ReportError::ThresholdValue {
+                    item: item.clone(),
+                    value: value.to_string(),
                 })?;
             per_metric.insert(metric.to_string(), value);
         }
@@ -162,16 +170,14 @@ fn alpha_of(key: &CellKey) -> Option<f64> {
 /// Per cell, per metric: seed → value.
 type Samples = BTreeMap<CellKey, HashMap<&'static str, BTreeMap<u64, f64>>>;
 
-fn samples(runs: &DataFrame) -> Result<Samples, String> {
+fn samples(runs: &DataFrame) -> Result<Samples, ReportError> {
     let dataset = strings(runs, "dataset")?;
     let objective = strings(runs, "objective")?;
     let alpha = floats(runs, "alpha")?;
     let seed: Vec<u64> = runs
         .column("seed")
-        .and_then(|c| c.cast(&DataType::UInt64))
-        .map_err(|e| e.to_string())?
-        .u64()
-        .map_err(|e| e.to_string())?
+        .and_then(|c| c.cast(&DataType::UInt64))?
+        .u64()?
         .iter()
         .map(|s| s.unwrap_or(0))
         .collect();
@@ -205,7 +211,7 @@ pub fn compare(
     b_name: &str,
     b: &DataFrame,
     thresholds: &Thresholds,
-) -> Result<Comparison, String> {
+) -> Result<Comparison, ReportError> {
     let (sa, sb) = (samples(a)?, samples(b)?);
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
@@ -293,157 +299,6 @@ fn compare_cell(
     }
 }
 
-fn mean(x: &[f64]) -> f64 {
-    x.iter().sum::<f64>() / x.len() as f64
-}
-
-fn variance(x: &[f64]) -> f64 {
-    let m = mean(x);
-    x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64
-}
-
-/// Two-sided p-value of t with `df` degrees of freedom. A zero standard
-/// error gives p = 0 for a non-zero difference and 1 for none.
-fn two_sided(diff: f64, se: f64, df: f64) -> Option<f64> {
-    if se == 0.0 {
-        return Some(if diff == 0.0 { 1.0 } else { 0.0 });
-    }
-    let t = diff / se;
-    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
-    Some(2.0 * (1.0 - dist.cdf(t.abs())))
-}
-
-/// The paired t-test on per-seed differences.
-pub fn paired_p(d: &[f64]) -> Option<f64> {
-    let n = d.len() as f64;
-    two_sided(mean(d), (variance(d) / n).sqrt(), n - 1.0)
-}
-
-/// Welch's unequal-variance t-test, with the Welch–Satterthwaite degrees of
-/// freedom.
-pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
-    let (na, nb) = (a.len() as f64, b.len() as f64);
-    let (qa, qb) = (variance(a) / na, variance(b) / nb);
-    let se = (qa + qb).sqrt();
-    let df = if qa + qb == 0.0 {
-        na + nb - 2.0
-    } else {
-        (qa + qb).powi(2) / (qa * qa / (na - 1.0) + qb * qb / (nb - 1.0))
-    };
-    two_sided(mean(b) - mean(a), se, df)
-}
-
-impl Comparison {
-    pub fn frame(&self) -> Result<DataFrame, String> {
-        let r = &self.rows;
-        let strs = |f: &dyn Fn(&Row) -> String| r.iter().map(f).collect::<Vec<String>>();
-        let nums = |f: &dyn Fn(&Row) -> Option<f64>| r.iter().map(f).collect::<Vec<_>>();
-        let ints = |f: &dyn Fn(&Row) -> usize| r.iter().map(|x| f(x) as u32).collect::<Vec<_>>();
-        DataFrame::new_infer_height(vec![
-            Column::new("dataset".into(), strs(&|x| x.dataset.clone())),
-            Column::new("objective".into(), strs(&|x| x.objective.clone())),
-            Column::new("alpha".into(), nums(&|x| x.alpha)),
-            Column::new("metric".into(), strs(&|x| x.metric.to_string())),
-            Column::new("n_a".into(), ints(&|x| x.n_a)),
-            Column::new("n_b".into(), ints(&|x| x.n_b)),
-            Column::new("mean_a".into(), nums(&|x| Some(x.mean_a))),
-            Column::new("mean_b".into(), nums(&|x| Some(x.mean_b))),
-            Column::new("diff".into(), nums(&|x| Some(x.diff))),
-            Column::new("rel_diff".into(), nums(&|x| x.rel_diff)),
-            Column::new("test".into(), strs(&|x| x.test.to_string())),
-            Column::new("p_value".into(), nums(&|x| x.p_value)),
-            Column::new("flag".into(), strs(&|x| x.flag.name().to_string())),
-        ])
-        .map_err(|e| e.to_string())
-    }
-
-    /// A Markdown table of the rows `which` selects.
-    pub fn markdown(&self, which: impl Fn(&Row) -> bool) -> String {
-        let mut s = format!(
-            "| cell | metric | {} | {} | diff | rel | test | p | flag |\n|---|---|---|---|---|---|---|---|---|\n",
-            self.a, self.b
-        );
-        for r in self.rows.iter().filter(|r| which(r)) {
-            s.push_str(&format!(
-                "| {} | {} | {} | {} | {:+.4} | {} | {} | {} | {} |\n",
-                r.cell(),
-                r.metric,
-                num(r.mean_a, r.n_a),
-                num(r.mean_b, r.n_b),
-                r.diff,
-                r.rel_diff
-                    .map(|v| format!("{:+.1}%", 100.0 * v))
-                    .unwrap_or_else(|| "–".into()),
-                r.test,
-                r.p_value.map(p_text).unwrap_or_else(|| "–".into()),
-                match r.flag {
-                    Flag::Regression => "**regression**",
-                    f => f.name(),
-                }
-            ));
-        }
-        s
-    }
-
-    /// The full report: a summary, the flagged rows, then every row.
-    pub fn report(&self, thresholds: &Thresholds) -> String {
-        let flagged = self
-            .rows
-            .iter()
-            .filter(|r| r.flag != Flag::Unchanged)
-            .count();
-        let mut s = format!(
-            "# {} compared with {}\n\n{} cell metrics compared; {} regressions, {} improvements \
-             (threshold {} relative, per metric {:?}; p < {SIGNIFICANCE}).\n\n",
-            self.b,
-            self.a,
-            self.rows.len(),
-            self.regressions().len(),
-            flagged - self.regressions().len(),
-            thresholds.default,
-            thresholds.per_metric
-        );
-        if !self.unmatched.is_empty() {
-            s.push_str(&format!(
-                "Not compared (on one side only): {}.\n\n",
-                self.unmatched.join("; ")
-            ));
-        }
-        if flagged > 0 {
-            s.push_str("## Flagged\n\n");
-            s.push_str(&self.markdown(|r| r.flag != Flag::Unchanged));
-            s.push('\n');
-        }
-        s.push_str("## All\n\n");
-        s.push_str(&self.markdown(|_| true));
-        s
-    }
-
-    /// Writes `compare.parquet` and `compare.md` into `out`.
-    pub fn write(&self, out: &Path, thresholds: &Thresholds) -> Result<Vec<PathBuf>, String> {
-        std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-        let _writing = super::writing();
-        let parquet = out.join("compare.parquet");
-        super::write_parquet(&parquet, &mut self.frame()?)?;
-        let md = out.join("compare.md");
-        super::write_text(&md, &self.report(thresholds))?;
-        Ok(vec![parquet, md])
-    }
-}
-
-/// A p-value as people read it: three decimals, or `<0.001`.
-pub fn p_text(p: f64) -> String {
-    if p < 0.001 {
-        "<0.001".into()
-    } else {
-        format!("{p:.3}")
-    }
-}
-
-fn num(v: f64, n: usize) -> String {
-    format!("{v:.4} (n={n})")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,22 +323,6 @@ mod tests {
             cols.push(Column::new(m.into(), v));
         }
         DataFrame::new_infer_height(cols).unwrap()
-    }
-
-    // Reference p-values from scipy:
-    //   ttest_rel([.10,.12,.11], [.15,.16,.18]).pvalue = 0.026271...
-    //   ttest_ind([.10,.12,.11,.13], [.15,.16,.18], equal_var=False).pvalue = 0.011756...
-    #[test]
-    fn p_values_match_scipy() {
-        let d: Vec<f64> = [0.15, 0.16, 0.18]
-            .iter()
-            .zip([0.10, 0.12, 0.11])
-            .map(|(b, a)| b - a)
-            .collect();
-        let p = paired_p(&d).unwrap();
-        assert!((p - 0.026_271).abs() < 1e-5, "paired p = {p}");
-        let p = welch_p(&[0.10, 0.12, 0.11, 0.13], &[0.15, 0.16, 0.18]).unwrap();
-        assert!((p - 0.011_756).abs() < 1e-5, "welch p = {p}");
     }
 
     #[test]
@@ -547,11 +386,17 @@ mod tests {
 
     #[test]
     fn bad_thresholds_are_named() {
-        let e = Thresholds::parse(0.05, &["gff=0.1".into()]).unwrap_err();
+        let e = Thresholds::parse(0.05, &["gff=0.1".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown metric `gff`"), "{e}");
-        let e = Thresholds::parse(0.05, &["gf=-1".into()]).unwrap_err();
+        let e = Thresholds::parse(0.05, &["gf=-1".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`-1` is not a non-negative number"), "{e}");
-        let e = Thresholds::parse(0.05, &["gf".into()]).unwrap_err();
+        let e = Thresholds::parse(0.05, &["gf".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("METRIC=VALUE"), "{e}");
     }
 }

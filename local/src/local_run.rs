@@ -1,4 +1,4 @@
-//! `coordinator run`: a whole sweep on one machine, in one process — the
+//! `sweep-local run`: a whole sweep on one machine, in one process — the
 //! coordinator on a loopback port, N local workers, a progress bar, and the
 //! results written under the output directory with the database, so a
 //! second run of the same file resumes where the first stopped.
@@ -11,9 +11,9 @@ use sweep_proto as pb;
 use sweep_worker::agent::{self, AgentConfig};
 use tokio::sync::watch;
 
-use crate::report::live::{LiveReports, ReportDirs};
-use crate::server::{InProcess, ServerConfig};
-use crate::user;
+use sweep_coordinator::report::live::{LiveReports, ReportDirs};
+use sweep_coordinator::server::{InProcess, ServerConfig};
+use sweep_coordinator::user;
 
 pub struct RunOptions {
     pub sweep: PathBuf,
@@ -22,7 +22,9 @@ pub struct RunOptions {
     pub data_dir: PathBuf,
 }
 
-pub async fn run(
+/// Runs the sweep file of `opts` to its end (or until `interrupted`), then
+/// writes its results and report under the output directory.
+pub async fn run_sweep(
     opts: RunOptions,
     interrupted: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
@@ -73,7 +75,7 @@ pub async fn run(
         };
         let mut stop = workers_stop.clone();
         workers.push(tokio::spawn(async move {
-            agent::run(
+            agent::join(
                 config,
                 async move {
                     let _ = stop.wait_for(|s| *s).await;
@@ -104,7 +106,14 @@ pub async fn run(
     let db = out.join("state.db");
     let report = tokio::task::spawn_blocking({
         let (name, out) = (submitted.name.clone(), out.clone());
-        move || crate::report::generate(&db, &name, &out, &crate::report::ALL_FORMATS)
+        move || {
+            sweep_coordinator::report::generate(
+                &db,
+                &name,
+                &out,
+                &sweep_coordinator::report::ALL_FORMATS,
+            )
+        }
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -136,7 +145,7 @@ pub async fn run(
             );
             if s.failed > 0 {
                 return Err(format!(
-                    "{} jobs failed; `coordinator run` again retries them",
+                    "{} jobs failed; `sweep-local run` again retries them",
                     s.failed
                 ));
             }

@@ -1,66 +1,18 @@
-//! Plots, as SVG and PNG, with plotters: per dataset, the prediction
-//! metric against GF (one point per α with error bars over seeds, the STL
-//! point, the Pareto points circled) beside GNF against α; and for
-//! scheduled runs, one metric over runs.
-//!
-//! Text is drawn with `ab_glyph` from a TrueType font on disk (DejaVu Sans
-//! by default, `SWEEP_FONT` to choose another) rather than through
-//! fontconfig: one pure-Rust dependency instead of a C library.
+//! The per-dataset trade-off figure: the prediction metric against GF
+//! beside GNF against α.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use polars::prelude::DataFrame;
 
-use super::{bools, floats, strings};
-
-const FONT_PATHS: [&str; 4] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
-];
-
-/// Registers the font once per process; the error says how to fix it.
-fn font() -> Result<(), String> {
-    static FONT: OnceLock<Result<(), String>> = OnceLock::new();
-    FONT.get_or_init(|| {
-        let chosen = std::env::var("SWEEP_FONT").ok();
-        let candidates: Vec<String> = chosen
-            .clone()
-            .into_iter()
-            .chain(FONT_PATHS.iter().map(|p| p.to_string()))
-            .collect();
-        for path in &candidates {
-            if let Ok(bytes) = std::fs::read(path) {
-                // plotters keeps fonts for the life of the process.
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                return plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-                    .map_err(|_| format!("{path}: not a TrueType font"));
-            }
-            if chosen.as_deref() == Some(path.as_str()) {
-                return Err(format!("SWEEP_FONT={path}: cannot be read"));
-            }
-        }
-        Err(format!(
-            "no font for the plots: install DejaVu Sans (Debian: fonts-dejavu-core) \
-             or set SWEEP_FONT to a .ttf file (looked in {})",
-            FONT_PATHS.join(", ")
-        ))
-    })
-    .clone()
-}
-
-type Result2<T> = Result<T, String>;
+use super::font::font;
+use super::{drawing, e, legend, span, Drawn, Result2};
+use crate::report::{bools, floats, strings, ReportError};
 
 /// Means and standard deviations of one metric, per cell.
 type MeanStd = (Vec<Option<f64>>, Vec<Option<f64>>);
-
-fn e<E: std::fmt::Display>(err: E) -> String {
-    err.to_string()
-}
 
 /// One cell of a dataset, on the means and standard deviations over seeds.
 struct Point {
@@ -128,36 +80,20 @@ fn datasets(cells: &DataFrame) -> Result2<Vec<DatasetPlot>> {
 pub fn write_tradeoffs(cells: &DataFrame, out: &Path) -> Result2<Vec<PathBuf>> {
     font()?;
     let dir = out.join("plots");
-    std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(ReportError::io(&dir))?;
     let mut files = Vec::new();
     for d in datasets(cells)? {
         let svg = dir.join(format!("{}.svg", d.dataset));
         let png = dir.join(format!("{}.png", d.dataset));
         let size = (1200, 520);
-        tradeoff(SVGBackend::new(&svg, size).into_drawing_area(), &d)
-            .map_err(|err| format!("{}: {err}", svg.display()))?;
-        tradeoff(BitMapBackend::new(&png, size).into_drawing_area(), &d)
-            .map_err(|err| format!("{}: {err}", png.display()))?;
+        tradeoff(SVGBackend::new(&svg, size).into_drawing_area(), &d).map_err(drawing(&svg))?;
+        tradeoff(BitMapBackend::new(&png, size).into_drawing_area(), &d).map_err(drawing(&png))?;
         files.extend([svg, png]);
     }
     Ok(files)
 }
 
-/// A range around `values` with a margin, never empty.
-fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.02).max(1e-9);
-    (lo - pad, hi + pad)
-}
-
-fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -> Result2<()> {
+fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -> Drawn {
     root.fill(&WHITE).map_err(e)?;
     let root = root.titled(&d.dataset, ("sans-serif", 26)).map_err(e)?;
     let (left, right) = root.split_horizontally(660);
@@ -336,22 +272,6 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
     root.present().map_err(e)
 }
 
-/// The series' legend, on a light box at `at`.
-fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    at: SeriesLabelPosition,
-    font_size: u32,
-) -> Result2<()> {
-    chart
-        .configure_series_labels()
-        .position(at)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", font_size))
-        .draw()
-        .map_err(e)
-}
-
 /// A tick label: a few significant digits, in exponent form when small.
 fn short(v: f64) -> String {
     if v != 0.0 && v.abs() < 1e-2 {
@@ -359,105 +279,4 @@ fn short(v: f64) -> String {
     } else {
         format!("{}", (v * 1e4).round() / 1e4)
     }
-}
-
-/// One series of a metric over runs: its label and one value per run
-/// (`None` where the run has no such cell).
-pub struct Series {
-    pub label: String,
-    pub values: Vec<Option<f64>>,
-}
-
-/// Writes `<stem>.svg` and `<stem>.png`: one panel per dataset, one line
-/// per cell, the metric's mean over seeds against the run number.
-pub fn write_history(
-    stem: &Path,
-    metric: &str,
-    runs: &[String],
-    panels: &[(String, Vec<Series>)],
-) -> Result2<Vec<PathBuf>> {
-    font()?;
-    if let Some(dir) = stem.parent() {
-        std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-    }
-    let svg = stem.with_extension("svg");
-    let png = stem.with_extension("png");
-    let size = (1000, 320 * panels.len().max(1) as u32);
-    let _writing = super::writing();
-    history(
-        SVGBackend::new(&svg, size).into_drawing_area(),
-        metric,
-        runs,
-        panels,
-    )
-    .map_err(|err| format!("{}: {err}", svg.display()))?;
-    history(
-        BitMapBackend::new(&png, size).into_drawing_area(),
-        metric,
-        runs,
-        panels,
-    )
-    .map_err(|err| format!("{}: {err}", png.display()))?;
-    Ok(vec![svg, png])
-}
-
-fn history<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    metric: &str,
-    runs: &[String],
-    panels: &[(String, Vec<Series>)],
-) -> Result2<()> {
-    root.fill(&WHITE).map_err(e)?;
-    let areas = root.split_evenly((panels.len().max(1), 1));
-    let n = runs.len().max(1);
-    for ((dataset, series), area) in panels.iter().zip(areas) {
-        let y = span(
-            series
-                .iter()
-                .flat_map(|s| s.values.iter().flatten().copied()),
-        );
-        let mut chart = ChartBuilder::on(&area)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .caption(format!("{dataset}: {metric} over runs"), ("sans-serif", 18))
-            .build_cartesian_2d(-0.5..(n as f64 - 0.5), y.0..y.1)
-            .map_err(e)?;
-        let labels = runs.to_vec();
-        chart
-            .configure_mesh()
-            .x_labels(n.min(20))
-            .x_label_formatter(&move |x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    labels.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc(metric)
-            .light_line_style(WHITE)
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(e)?;
-        for (k, s) in series.iter().enumerate() {
-            let colour = Palette99::pick(k).to_rgba();
-            let points: Vec<(f64, f64)> = s
-                .values
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| Some((i as f64, (*v)?)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), colour))
-                .map_err(e)?
-                .label(&s.label)
-                .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
-            chart
-                .draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))
-                .map_err(e)?;
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperRight, 11)?;
-    }
-    root.present().map_err(e)
 }

@@ -1,7 +1,7 @@
 //! The files each paper dataset is read from, with their checksums and the
 //! public homes `fetch` downloads them from.
 
-use sweep_shared::DatasetName;
+use crate::DatasetName;
 
 /// One file of a dataset, relative to the data directory.
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +21,7 @@ pub enum Origin {
         url: &'static str,
         member: &'static str,
     },
-    /// The OpenML ARFF, turned into a CSV by [`super::fetch::arff_to_csv`].
+    /// The OpenML ARFF, turned into a CSV by the worker's `fetch::arff_to_csv`.
     ArffToCsv { url: &'static str },
 }
 

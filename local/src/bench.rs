@@ -1,4 +1,4 @@
-//! `coordinator bench`: one coordinator with its durable store and M
+//! `sweep-local bench`: one coordinator with its durable store and M
 //! simulated workers (async clients in this process, over real gRPC on
 //! loopback) doing lease → report on no-op jobs as fast as they can.
 
@@ -8,7 +8,7 @@ use serde::Serialize;
 use sweep_proto as pb;
 use sweep_shared::JobSpec;
 
-use crate::server::{connect_within, InProcess, ServerConfig};
+use sweep_coordinator::server::{connect_within, InProcess, ServerConfig};
 
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
@@ -134,8 +134,9 @@ async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64
             break;
         };
         let spec: JobSpec = serde_json::from_str(&lease.spec_json).map_err(|e| e.to_string())?;
-        let result = sweep_worker::noop::run(&spec, spec.noop.as_ref().expect("a no-op sweep"))
-            .map_err(|e| e.to_string())?;
+        let result =
+            sweep_worker::noop::simulate(&spec, spec.noop.as_ref().expect("a no-op sweep"))
+                .map_err(|e| e.to_string())?;
         let result_json = serde_json::to_string(&result).map_err(|e| e.to_string())?;
         let t = Instant::now();
         c.report_result(pb::ReportResultRequest {

@@ -1,5 +1,12 @@
 //! The gRPC service: decodes requests, hands them to the core, encodes
 //! replies. No state lives here.
+//!
+//! This file holds the service and its worker and sweep RPCs; `status`
+//! builds a sweep's status replies and the stream of them, and `schedules`
+//! answers the schedule RPCs.
+
+mod schedules;
+mod status;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,18 +16,17 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use sweep_proto as pb;
+use sweep_shared::registry;
 use sweep_shared::DatasetName;
-use sweep_worker::data;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::core::{Command, Core, Reply};
+use crate::core::Core;
 use crate::error::CoordinatorError;
 use crate::ids::{JobKey, SweepName, WorkerId};
-use crate::schedule::rpc;
-use crate::schedule::scheduler::Scheduler;
-use crate::state::{Counts, SweepState};
+use crate::schedule::schedules::Schedules;
 use crate::sweep_file;
+pub use status::status_reply;
 
 /// Bytes per chunk when serving a dataset file.
 const CHUNK: usize = 256 * 1024;
@@ -31,8 +37,8 @@ pub struct Service {
     /// Every servable dataset file: sha256 → path under `data_dir`.
     files: Arc<HashMap<String, PathBuf>>,
     workers_seen: AtomicU64,
-    /// Absent where schedules are not served (`coordinator run`, benches).
-    scheduler: Option<Arc<Scheduler>>,
+    /// Absent where schedules are not served (`sweep-local run`, benches).
+    scheduler: Option<Arc<Schedules>>,
 }
 
 type Stream2<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -41,7 +47,7 @@ impl Service {
     pub fn new(core: Core, data_dir: PathBuf) -> Self {
         let files = DatasetName::ALL
             .into_iter()
-            .flat_map(|d| data::files::files(d).iter())
+            .flat_map(|d| registry::files(d).iter())
             .map(|f| (f.sha256.to_string(), data_dir.join(f.path)))
             .collect();
         Service {
@@ -53,31 +59,9 @@ impl Service {
         }
     }
 
-    pub fn with_scheduler(mut self, scheduler: Arc<Scheduler>) -> Self {
+    pub fn with_scheduler(mut self, scheduler: Arc<Schedules>) -> Self {
         self.scheduler = Some(scheduler);
         self
-    }
-
-    /// Pauses or resumes a schedule; its state afterwards.
-    fn set_enabled(
-        &self,
-        schedule: pb::ScheduleRef,
-        enabled: bool,
-    ) -> Result<Response<pb::ScheduleInfo>, Status> {
-        let s = self.scheduler()?;
-        s.set_enabled(&schedule.name, enabled)?;
-        let shown = rpc::show(s, &schedule.name)?;
-        Ok(Response::new(shown.schedule.unwrap_or_default()))
-    }
-
-    fn scheduler(&self) -> Result<&Scheduler, Status> {
-        self.scheduler
-            .as_deref()
-            .ok_or_else(|| Status::unimplemented("this coordinator does not run schedules"))
-    }
-
-    async fn call(&self, cmd: Command) -> Result<Reply, Status> {
-        self.core.call(cmd).await.map_err(Status::from)
     }
 
     fn new_worker_id(&self, name: &str) -> WorkerId {
@@ -88,7 +72,7 @@ impl Service {
             std::time::SystemTime::now()
         );
         let digest = Sha256::digest(seed.as_bytes());
-        WorkerId(format!(
+        WorkerId::from(format!(
             "w-{}",
             digest[..6]
                 .iter()
@@ -100,25 +84,8 @@ impl Service {
 
 fn leases(refs: Vec<pb::LeaseRef>) -> Vec<(JobKey, u32)> {
     refs.into_iter()
-        .map(|l| (JobKey(l.job_key), l.attempt))
+        .map(|l| (JobKey::from(l.job_key), l.attempt))
         .collect()
-}
-
-pub fn status_reply(name: &SweepName, state: SweepState, c: &Counts) -> pb::SweepStatusReply {
-    pb::SweepStatusReply {
-        name: name.0.clone(),
-        state: state.name().into(),
-        total: c.total,
-        queued: c.queued,
-        running: c.running,
-        done: c.done,
-        failed: c.failed,
-        cancelled: c.cancelled,
-    }
-}
-
-fn unexpected() -> Status {
-    Status::internal("unexpected reply from the coordinator's core")
 }
 
 #[tonic::async_trait]
@@ -137,12 +104,10 @@ impl pb::coordinator_server::Coordinator for Service {
         }
         let id = self.new_worker_id(&req.name);
         tracing::info!(worker = %id, name = %req.name, slots = req.slots, "worker registered");
-        self.call(Command::Register {
-            id: id.clone(),
-            name: req.name,
-        })
-        .await?;
-        Ok(Response::new(pb::RegisterReply { worker_id: id.0 }))
+        self.core.register(id.clone(), req.name).await?;
+        Ok(Response::new(pb::RegisterReply {
+            worker_id: id.into_string(),
+        }))
     }
 
     async fn lease(
@@ -151,19 +116,11 @@ impl pb::coordinator_server::Coordinator for Service {
     ) -> Result<Response<pb::LeaseReply>, Status> {
         let req = req.into_inner();
         let max = req.max_jobs.clamp(1, 1024) as usize;
-        let Reply::Leases(granted) = self
-            .call(Command::Lease {
-                worker: WorkerId(req.worker_id),
-                max,
-            })
-            .await?
-        else {
-            return Err(unexpected());
-        };
+        let granted = self.core.lease(WorkerId::from(req.worker_id), max).await?;
         let leases = granted
             .into_iter()
             .map(|g| pb::Lease {
-                job_key: g.key.0,
+                job_key: g.key.into_string(),
                 attempt: g.attempt,
                 spec_json: g.spec_json,
                 lease_timeout_ms: g.lease_timeout.as_millis() as u64,
@@ -186,17 +143,14 @@ impl pb::coordinator_server::Coordinator for Service {
         req: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatReply>, Status> {
         let req = req.into_inner();
-        let cmd = Command::Heartbeat {
-            worker: WorkerId(req.worker_id),
-            leases: leases(req.leases),
-        };
-        let Reply::Lost(lost) = self.call(cmd).await? else {
-            return Err(unexpected());
-        };
+        let lost = self
+            .core
+            .heartbeat(WorkerId::from(req.worker_id), leases(req.leases))
+            .await?;
         let lost = lost
             .into_iter()
             .map(|(k, a)| pb::LeaseRef {
-                job_key: k.0,
+                job_key: k.into_string(),
                 attempt: a,
             })
             .collect();
@@ -213,15 +167,15 @@ impl pb::coordinator_server::Coordinator for Service {
                 CoordinatorError::BadRequest("result_json is not a job result".into()).into(),
             );
         }
-        let cmd = Command::Result {
-            worker: WorkerId(req.worker_id),
-            key: JobKey(req.job_key),
-            attempt: req.attempt,
-            result_json: req.result_json,
-        };
-        let Reply::Accepted(accepted) = self.call(cmd).await? else {
-            return Err(unexpected());
-        };
+        let accepted = self
+            .core
+            .report_result(
+                WorkerId::from(req.worker_id),
+                JobKey::from(req.job_key),
+                req.attempt,
+                req.result_json,
+            )
+            .await?;
         Ok(Response::new(pb::ReportReply { accepted }))
     }
 
@@ -230,15 +184,15 @@ impl pb::coordinator_server::Coordinator for Service {
         req: Request<pb::ReportFailureRequest>,
     ) -> Result<Response<pb::ReportReply>, Status> {
         let req = req.into_inner();
-        let cmd = Command::Failure {
-            worker: WorkerId(req.worker_id),
-            key: JobKey(req.job_key),
-            attempt: req.attempt,
-            error: req.error,
-        };
-        let Reply::Accepted(accepted) = self.call(cmd).await? else {
-            return Err(unexpected());
-        };
+        let accepted = self
+            .core
+            .report_failure(
+                WorkerId::from(req.worker_id),
+                JobKey::from(req.job_key),
+                req.attempt,
+                req.error,
+            )
+            .await?;
         Ok(Response::new(pb::ReportReply { accepted }))
     }
 
@@ -248,11 +202,9 @@ impl pb::coordinator_server::Coordinator for Service {
     ) -> Result<Response<pb::DeregisterReply>, Status> {
         let req = req.into_inner();
         tracing::info!(worker = %req.worker_id, handed_back = req.hand_back.len(), "worker deregistered");
-        self.call(Command::Deregister {
-            worker: WorkerId(req.worker_id),
-            hand_back: leases(req.hand_back),
-        })
-        .await?;
+        self.core
+            .deregister(WorkerId::from(req.worker_id), leases(req.hand_back))
+            .await?;
         Ok(Response::new(pb::DeregisterReply {}))
     }
 
@@ -271,7 +223,7 @@ impl pb::coordinator_server::Coordinator for Service {
         let bytes = tokio::fs::read(&path)
             .await
             .map_err(|e| Status::not_found(format!("{}: {e}", path.display())))?;
-        if data::sha256_hex(&bytes) != sha {
+        if registry::sha256_hex(&bytes) != sha {
             return Err(Status::data_loss(format!(
                 "{}: the coordinator's copy does not match its checksum",
                 path.display()
@@ -301,10 +253,8 @@ impl pb::coordinator_server::Coordinator for Service {
             .await
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(|e| CoordinatorError::InvalidSweep(format!("{source}: {e}")))?;
-        let name = sweep.name.0.clone();
-        let Reply::Submitted(s) = self.call(Command::Submit { sweep, jobs }).await? else {
-            return Err(unexpected());
-        };
+        let name = sweep.name.to_string();
+        let s = self.core.submit(sweep, jobs).await?;
         tracing::info!(sweep = %name, jobs = s.jobs, already_done = s.already_done, to_run = s.to_run, "sweep submitted");
         Ok(Response::new(pb::SubmitSweepReply {
             name,
@@ -318,10 +268,8 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<pb::SweepStatusReply>, Status> {
-        let name = SweepName(req.into_inner().name);
-        let Reply::Status(s, c) = self.call(Command::Status { name: name.clone() }).await? else {
-            return Err(unexpected());
-        };
+        let name = SweepName::from(req.into_inner().name);
+        let (s, c) = self.core.status(name.clone()).await?;
         Ok(Response::new(status_reply(&name, s, &c)))
     }
 
@@ -331,50 +279,16 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<Self::WatchSweepStream>, Status> {
-        let name = SweepName(req.into_inner().name);
-        let core = self.core.clone();
-        let mut changes = core.changes();
-        // Fails now for an unknown sweep rather than in the stream.
-        core.call(Command::Status { name: name.clone() })
-            .await
-            .map_err(Status::from)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            let mut last = None;
-            loop {
-                let reply = match core.call(Command::Status { name: name.clone() }).await {
-                    Ok(Reply::Status(s, c)) => status_reply(&name, s, &c),
-                    Ok(_) => break,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into())).await;
-                        break;
-                    }
-                };
-                let ended = reply.state != SweepState::Running.name();
-                if last.as_ref() != Some(&reply) {
-                    if tx.send(Ok(reply.clone())).await.is_err() {
-                        break;
-                    }
-                    last = Some(reply);
-                }
-                if ended || changes.changed().await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        let name = SweepName::from(req.into_inner().name);
+        Ok(Response::new(status::watch(self.core.clone(), name).await?))
     }
 
     async fn cancel_sweep(
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<pb::SweepStatusReply>, Status> {
-        let name = SweepName(req.into_inner().name);
-        let Reply::Status(s, c) = self.call(Command::Cancel { name: name.clone() }).await? else {
-            return Err(unexpected());
-        };
+        let name = SweepName::from(req.into_inner().name);
+        let (s, c) = self.core.cancel(name.clone()).await?;
         tracing::info!(sweep = %name, "sweep cancelled");
         Ok(Response::new(status_reply(&name, s, &c)))
     }
@@ -383,9 +297,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         _: Request<pb::ListSweepsRequest>,
     ) -> Result<Response<pb::ListSweepsReply>, Status> {
-        let Reply::List(all) = self.call(Command::List).await? else {
-            return Err(unexpected());
-        };
+        let all = self.core.list().await?;
         let sweeps = all.iter().map(|(n, s, c)| status_reply(n, *s, c)).collect();
         Ok(Response::new(pb::ListSweepsReply { sweeps }))
     }
@@ -396,17 +308,15 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<Self::ListResultsStream>, Status> {
-        let name = SweepName(req.into_inner().name);
-        let Reply::Results(rows) = self.call(Command::Results { name }).await? else {
-            return Err(unexpected());
-        };
+        let name = SweepName::from(req.into_inner().name);
+        let rows = self.core.results(name).await?;
         let rows: Vec<Result<pb::ResultRow, Status>> = rows
             .into_iter()
             .map(|r| {
                 Ok(pb::ResultRow {
-                    job_key: r.key.0,
+                    job_key: r.key.into_string(),
                     result_json: r.result_json,
-                    worker_id: r.worker.0,
+                    worker_id: r.worker.into_string(),
                     attempt: r.attempt,
                     finished_ms: r.finished_ms,
                 })
@@ -419,26 +329,21 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::AddScheduleRequest>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
-        Ok(Response::new(
-            rpc::add(self.scheduler()?, req.into_inner()).await?,
-        ))
+        self.add_schedule_rpc(req).await
     }
 
     async fn list_schedules(
         &self,
-        _: Request<pb::ListSchedulesRequest>,
+        req: Request<pb::ListSchedulesRequest>,
     ) -> Result<Response<pb::ListSchedulesReply>, Status> {
-        Ok(Response::new(rpc::list(self.scheduler()?)?))
+        self.list_schedules_rpc(req)
     }
 
     async fn show_schedule(
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleDetail>, Status> {
-        Ok(Response::new(rpc::show(
-            self.scheduler()?,
-            &req.into_inner().name,
-        )?))
+        self.show_schedule_rpc(req)
     }
 
     async fn pause_schedule(
@@ -459,15 +364,13 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
-        let removed = self.scheduler()?.remove(&req.into_inner().name)?;
-        Ok(Response::new(rpc::info(&removed, None)))
+        self.remove_schedule_rpc(req)
     }
 
     async fn run_schedule_now(
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleRunInfo>, Status> {
-        let run = self.scheduler()?.run_now(&req.into_inner().name).await?;
-        Ok(Response::new(rpc::run_info(&run)))
+        self.run_schedule_now_rpc(req).await
     }
 }

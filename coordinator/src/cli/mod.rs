@@ -1,0 +1,146 @@
+//! The command line: the clap types, and `dispatch` to each command's
+//! module.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod conn;
+pub mod reports;
+pub mod schedules;
+pub mod serve;
+pub mod sweeps;
+
+use conn::Conn;
+use reports::CompareArgs;
+use schedules::ScheduleAction;
+use serve::ServeArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "coordinator",
+    version,
+    about = "Distributed sweeps of joint black-box + explanation training"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Moved: a whole sweep on this machine is `sweep-local run`.
+    #[command(hide = true)]
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Serve sweeps to workers over gRPC until SIGTERM.
+    Serve(ServeArgs),
+    /// Submit (or extend) a sweep file to a running coordinator.
+    Submit {
+        sweep: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Show a sweep's progress (or follow it with --watch).
+    Status {
+        name: String,
+        #[arg(long)]
+        watch: bool,
+        /// One JSON object per status instead of a sentence.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Cancel a sweep's remaining jobs.
+    Cancel {
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// List the sweeps a coordinator knows.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Write a sweep's results as JSON lines.
+    Results {
+        name: String,
+        #[arg(long, default_value = "results.jsonl")]
+        out: PathBuf,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Regenerate a sweep's report (Parquet files, report.md, report.html) from its database.
+    Report {
+        sweep: String,
+        /// The database [default: results/<sweep>/state.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Output directory [default: the database's directory].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only these formats [default: all].
+        #[arg(long, value_delimiter = ',')]
+        format: Vec<sweep_coordinator::report::Format>,
+    },
+    /// Compare sweep B with sweep A (the baseline), cell by cell; exits with status 3 on a regression.
+    Compare(CompareArgs),
+    /// Scheduled benchmark runs: add, list, show, pause, resume, remove, run-now.
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleAction,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Time the aggregation of N synthetic run rows into cells.
+    BenchAggregate {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
+    /// Moved: the load benchmark is `sweep-local bench`.
+    #[command(hide = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { args } => Err(moved("run", &args)),
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Submit { sweep, conn } => sweeps::submit(&sweep, &conn).await,
+        Command::Status {
+            name,
+            watch,
+            json,
+            conn,
+        } => sweeps::status(name, watch, json, &conn).await,
+        Command::Cancel { name, conn } => sweeps::cancel(name, &conn).await,
+        Command::List { conn } => sweeps::list(&conn).await,
+        Command::Results { name, out, conn } => sweeps::results(&name, &out, &conn).await,
+        Command::Report {
+            sweep,
+            db,
+            out,
+            format,
+        } => reports::report(&sweep, db, out, format),
+        Command::Compare(args) => reports::compare(args),
+        Command::Schedule { action, conn } => schedules::schedule(action, &conn).await,
+        Command::BenchAggregate { rows } => reports::bench_aggregate(rows),
+        Command::Bench { args } => Err(moved("bench", &args)),
+    }
+}
+
+/// The commands that moved to `sweep-local`, which links the trainer.
+fn moved(command: &str, args: &[String]) -> anyhow::Error {
+    anyhow::Error::msg(format!(
+        "`coordinator {command}` moved to `sweep-local {command}` (the one binary that links both \
+         the coordinator and the trainer): run `sweep-local {command} {}`",
+        args.join(" ")
+    ))
+}

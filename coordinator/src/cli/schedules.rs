@@ -1,0 +1,147 @@
+//! `coordinator schedule ...`: the schedule subcommands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use sweep_coordinator::schedule::client;
+use sweep_proto as pb;
+
+use super::conn::{status, Conn};
+
+#[derive(Subcommand)]
+pub enum ScheduleAction {
+    /// Freeze a sweep file into a schedule that re-runs it with fresh jobs.
+    Add(ScheduleAddArgs),
+    /// List the schedules with their next due time.
+    List,
+    /// A schedule and its runs' history: outcome, flagged cells, reports.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop firing (due times while paused are not caught up).
+    Pause { name: String },
+    /// Fire again from now on.
+    Resume { name: String },
+    /// Delete the schedule (its runs' sweeps and reports are kept).
+    Remove { name: String },
+    /// Start a run now, unless one is in progress.
+    RunNow { name: String },
+}
+
+#[derive(Args)]
+pub struct ScheduleAddArgs {
+    name: String,
+    /// The sweep file; its content is frozen into the schedule.
+    #[arg(long)]
+    sweep: PathBuf,
+    /// Five fields as in crontab (`0 2 * * *`: 02:00 daily), or six with seconds first.
+    #[arg(long)]
+    cron: String,
+    /// The IANA time zone the cron expression is read in.
+    #[arg(long, default_value = "UTC")]
+    tz: String,
+    /// What each run is compared with: `previous`, `none` or a sweep name.
+    #[arg(long, default_value = "previous")]
+    baseline: String,
+    /// Relative change flagged when significant.
+    #[arg(long, default_value_t = 0.05)]
+    threshold: f64,
+    /// A metric's own threshold, as METRIC=VALUE; repeatable.
+    #[arg(long = "metric-threshold")]
+    metric_threshold: Vec<String>,
+    /// The metric plotted over runs.
+    #[arg(long, default_value = "gf")]
+    metric: String,
+    /// POSTed a JSON summary of each outcome.
+    #[arg(long)]
+    webhook: Option<String>,
+    /// Add it paused.
+    #[arg(long)]
+    paused: bool,
+}
+
+pub async fn schedule(action: ScheduleAction, conn: &Conn) -> anyhow::Result<ExitCode> {
+    let mut c = conn.connect().await?;
+    let by_name = |name: String| pb::ScheduleRef { name };
+    let text = match action {
+        ScheduleAction::Add(a) => {
+            let req = pb::AddScheduleRequest {
+                name: a.name,
+                sweep_toml: client::read_sweep(&a.sweep).map_err(anyhow::Error::msg)?,
+                source: a.sweep.display().to_string(),
+                cron: a.cron,
+                tz: a.tz,
+                baseline: a.baseline,
+                threshold: a.threshold,
+                metric_thresholds: a.metric_threshold,
+                metric: a.metric,
+                webhook: a.webhook.unwrap_or_default(),
+                paused: a.paused,
+            };
+            client::add(&mut c, req).await.map_err(anyhow::Error::msg)?
+        }
+        ScheduleAction::List => {
+            let all = c
+                .list_schedules(pb::ListSchedulesRequest {})
+                .await
+                .map_err(status)?
+                .into_inner();
+            if all.schedules.is_empty() {
+                "no schedules".to_string()
+            } else {
+                all.schedules
+                    .iter()
+                    .map(client::describe)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+        ScheduleAction::Show { name, json } => {
+            let d = c
+                .show_schedule(by_name(name))
+                .await
+                .map_err(status)?
+                .into_inner();
+            if json {
+                client::show_json(&d)
+            } else {
+                client::show(&d).trim_end().to_string()
+            }
+        }
+        ScheduleAction::Pause { name } => {
+            let s = c.pause_schedule(by_name(name)).await.map_err(status)?;
+            client::describe(s.get_ref())
+        }
+        ScheduleAction::Resume { name } => {
+            let s = c.resume_schedule(by_name(name)).await.map_err(status)?;
+            client::describe(s.get_ref())
+        }
+        ScheduleAction::Remove { name } => {
+            let s = c.remove_schedule(by_name(name)).await.map_err(status)?;
+            format!("removed schedule {}", s.get_ref().name)
+        }
+        ScheduleAction::RunNow { name } => {
+            let r = c
+                .run_schedule_now(by_name(name.clone()))
+                .await
+                .map_err(status)?
+                .into_inner();
+            if r.outcome() == pb::RunOutcome::Failed {
+                anyhow::bail!(
+                    "schedule {name}: run {} failed to start: {}",
+                    r.seq,
+                    r.detail
+                );
+            }
+            format!(
+                "schedule {name}: run {} started as sweep {}",
+                r.seq, r.sweep
+            )
+        }
+    };
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

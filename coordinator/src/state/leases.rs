@@ -1,0 +1,157 @@
+//! Workers and their leases: registration, leasing, renewal, expiry and
+//! hand-back on leaving.
+
+use std::time::Instant;
+
+use super::{Granted, JobState, State, StateError, Write};
+use crate::ids::{JobKey, WorkerId};
+
+impl State {
+    pub fn register(&mut self, id: WorkerId, name: String) -> Vec<Write> {
+        self.workers.insert(id.clone(), name.clone());
+        vec![Write::Worker { id, name }]
+    }
+
+    fn known(&self, worker: &WorkerId) -> Result<(), StateError> {
+        if self.workers.contains_key(worker) {
+            Ok(())
+        } else {
+            Err(StateError::UnknownWorker(worker.clone()))
+        }
+    }
+
+    /// Hands out up to `max` queued jobs to `worker`.
+    pub fn lease(
+        &mut self,
+        worker: &WorkerId,
+        max: usize,
+        now: Instant,
+    ) -> Result<(Vec<Granted>, Vec<Write>), StateError> {
+        self.known(worker)?;
+        let mut granted = Vec::new();
+        let mut writes = Vec::new();
+        while granted.len() < max {
+            let Some(key) = self.queue.pop_front() else {
+                break;
+            };
+            let Some(job) = self.jobs.get_mut(&key) else {
+                continue;
+            };
+            if job.state != JobState::Queued {
+                continue; // a stale queue entry
+            }
+            job.attempts += 1;
+            job.state = JobState::Leased {
+                worker: worker.clone(),
+                attempt: job.attempts,
+                deadline: now + job.lease_timeout,
+            };
+            self.leased.insert(key.clone());
+            granted.push(Granted {
+                key: key.clone(),
+                attempt: job.attempts,
+                spec_json: job.spec_json.clone(),
+                files: job.files.clone(),
+                lease_timeout: job.lease_timeout,
+            });
+            writes.push(Write::Job(job.clone()));
+        }
+        Ok((granted, writes))
+    }
+
+    /// Renews the worker's leases; returns those it no longer holds.
+    pub fn heartbeat(
+        &mut self,
+        worker: &WorkerId,
+        leases: &[(JobKey, u32)],
+        now: Instant,
+    ) -> Result<Vec<(JobKey, u32)>, StateError> {
+        self.known(worker)?;
+        let mut lost = Vec::new();
+        for (key, attempt) in leases {
+            match self
+                .jobs
+                .get_mut(key)
+                .map(|j| (&mut j.state, j.lease_timeout))
+            {
+                Some((
+                    JobState::Leased {
+                        worker: w,
+                        attempt: a,
+                        deadline,
+                    },
+                    timeout,
+                )) if w == worker && a == attempt => {
+                    *deadline = now + timeout;
+                }
+                _ => lost.push((key.clone(), *attempt)),
+            }
+        }
+        Ok(lost)
+    }
+
+    /// The worker leaves, handing back unfinished leases (not counted as attempts).
+    pub fn deregister(&mut self, worker: &WorkerId, hand_back: &[(JobKey, u32)]) -> Vec<Write> {
+        let mut writes = Vec::new();
+        for (key, attempt) in hand_back {
+            let held = matches!(
+                self.jobs.get(key).map(|j| &j.state),
+                Some(JobState::Leased { worker: w, attempt: a, .. }) if w == worker && a == attempt
+            );
+            if held {
+                writes.extend(self.end_lease(key, None, false));
+            }
+        }
+        self.workers.remove(worker);
+        writes
+    }
+
+    /// Ends every lease whose deadline has passed.
+    pub fn expire(&mut self, now: Instant) -> Vec<Write> {
+        let expired: Vec<JobKey> = self
+            .leased
+            .iter()
+            .filter(|k| matches!(self.jobs[*k].state, JobState::Leased { deadline, .. } if deadline <= now))
+            .cloned()
+            .collect();
+        let mut writes = Vec::new();
+        for key in expired {
+            let worker = match &self.jobs[&key].state {
+                JobState::Leased { worker, .. } => worker.clone(),
+                _ => unreachable!(),
+            };
+            tracing::warn!(job = %key, %worker, "lease expired");
+            writes.extend(self.end_lease(
+                &key,
+                Some(format!("lease expired on worker {worker}")),
+                true,
+            ));
+        }
+        writes
+    }
+
+    /// Back to the queue, or failed when the attempts are used up.
+    pub(super) fn end_lease(
+        &mut self,
+        key: &JobKey,
+        error: Option<String>,
+        counts: bool,
+    ) -> Vec<Write> {
+        let job = self.jobs.get_mut(key).expect("a leased job exists");
+        self.leased.remove(key);
+        if !counts {
+            job.attempts = job.attempts.saturating_sub(1);
+        }
+        if counts && job.attempts >= job.retry_limit {
+            job.state = JobState::Failed {
+                error: error.unwrap_or_default(),
+            };
+        } else {
+            job.state = JobState::Queued;
+            self.queue.push_back(key.clone());
+        }
+        let mut writes = vec![Write::Job(job.clone())];
+        writes.extend(self.settle_owners_of(key));
+        writes
+    }
+}

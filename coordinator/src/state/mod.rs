@@ -1,0 +1,257 @@
+//! The coordinator's state machine: every transition of a job, a sweep or a
+//! worker happens here, and each returns the rows to persist, so the
+//! durable store and this in-memory view change together.
+//!
+//! A job:
+//!
+//! ```text
+//!            lease                   result (any issued attempt)
+//!  Queued ─────────▶ Leased ─────────────────────────▶ Done
+//!    ▲                 │  expiry / failure / hand-back
+//!    └─────────────────┤  (attempts < retry limit, or hand-back)
+//!                      ▼
+//!                    Failed (attempts used up; error text kept)
+//! ```
+//!
+//! `Queued` and `Leased` jobs of a cancelled sweep become `Cancelled`.
+//! Results are deterministic functions of the job key, so a late result
+//! for a job not yet done is accepted, whichever attempt produced it; once
+//! done, a job never takes another result (duplicates are acknowledged and
+//! ignored). Failures only count for the current lease.
+//!
+//! This file holds the types; the transitions are split by what they
+//! concern: `sweeps` (submit, cancel, settle, counts), `leases` (workers
+//! and their leases) and `results` (what workers report).
+
+mod leases;
+mod results;
+mod sweeps;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::ids::{JobKey, SweepName, WorkerId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    Queued,
+    Leased {
+        worker: WorkerId,
+        attempt: u32,
+        deadline: Instant,
+    },
+    Done,
+    Failed {
+        error: String,
+    },
+    Cancelled,
+}
+
+impl JobState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Leased { .. } => "leased",
+            JobState::Done => "done",
+            JobState::Failed { .. } => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            JobState::Done | JobState::Failed { .. } | JobState::Cancelled
+        )
+    }
+}
+
+/// A dataset file a job needs, as the worker fetches it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NeededFile {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub key: JobKey,
+    pub spec_json: String,
+    pub files: Vec<NeededFile>,
+    pub state: JobState,
+    /// Leases issued so far; the current lease's fencing token.
+    pub attempts: u32,
+    pub retry_limit: u32,
+    pub lease_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepState {
+    Running,
+    Finished,
+    Cancelled,
+}
+
+impl SweepState {
+    pub fn name(self) -> &'static str {
+        match self {
+            SweepState::Running => "running",
+            SweepState::Finished => "finished",
+            SweepState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(SweepState::Running),
+            "finished" => Some(SweepState::Finished),
+            "cancelled" => Some(SweepState::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub name: SweepName,
+    pub toml: String,
+    pub state: SweepState,
+    pub keys: Vec<JobKey>,
+}
+
+/// A row to write in the transaction that makes a transition durable.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// The whole row of a job, as it now is.
+    Job(Job),
+    /// A sweep and its job list, as they now are.
+    Sweep(Sweep),
+    Result {
+        key: JobKey,
+        result_json: String,
+        worker: WorkerId,
+        attempt: u32,
+    },
+    Worker {
+        id: WorkerId,
+        name: String,
+    },
+}
+
+/// Counts of a sweep's jobs by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u32,
+    pub queued: u32,
+    pub running: u32,
+    pub done: u32,
+    pub failed: u32,
+    pub cancelled: u32,
+}
+
+/// A lease as handed to a worker.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    pub key: JobKey,
+    pub attempt: u32,
+    pub spec_json: String,
+    pub files: Vec<NeededFile>,
+    pub lease_timeout: Duration,
+}
+
+/// What a submission did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub jobs: u32,
+    pub already_done: u32,
+    pub to_run: u32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StateError {
+    #[error("unknown worker {0}; register again")]
+    UnknownWorker(WorkerId),
+    #[error("unknown sweep `{0}`")]
+    UnknownSweep(SweepName),
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub jobs: HashMap<JobKey, Job>,
+    pub sweeps: BTreeMap<SweepName, Sweep>,
+    pub workers: HashMap<WorkerId, String>,
+    queue: VecDeque<JobKey>,
+    leased: HashSet<JobKey>,
+    /// Sweeps each job belongs to.
+    owners: HashMap<JobKey, Vec<SweepName>>,
+}
+
+impl State {
+    /// Rebuilds the view from what the store holds. Leases found there are
+    /// kept with a fresh deadline, so their workers can renew or report
+    /// after a coordinator restart without redoing the work.
+    pub fn rebuild(
+        jobs: Vec<Job>,
+        sweeps: Vec<Sweep>,
+        workers: Vec<(WorkerId, String)>,
+        now: Instant,
+    ) -> Self {
+        let mut state = State {
+            workers: workers.into_iter().collect(),
+            ..Default::default()
+        };
+        for mut job in jobs {
+            if let JobState::Leased { deadline, .. } = &mut job.state {
+                *deadline = now + job.lease_timeout;
+            }
+            state.index(&job);
+            state.jobs.insert(job.key.clone(), job);
+        }
+        for sweep in sweeps {
+            for key in &sweep.keys {
+                state
+                    .owners
+                    .entry(key.clone())
+                    .or_default()
+                    .push(sweep.name.clone());
+            }
+            state.sweeps.insert(sweep.name.clone(), sweep);
+        }
+        state
+    }
+
+    fn index(&mut self, job: &Job) {
+        match job.state {
+            JobState::Queued => self.queue.push_back(job.key.clone()),
+            JobState::Leased { .. } => {
+                self.leased.insert(job.key.clone());
+            }
+            _ => {}
+        }
+    }
+
+    // Read-only views of the private indexes, for the property test
+    // `tests/state_machine.rs` alone: it checks them against the jobs and
+    // against a state reloaded from the store. Nothing else should use them.
+
+    /// The lease queue, front first, stale entries included.
+    #[doc(hidden)]
+    pub fn queue_entries(&self) -> impl Iterator<Item = &JobKey> + '_ {
+        self.queue.iter()
+    }
+
+    /// The jobs indexed as leased.
+    #[doc(hidden)]
+    pub fn leased_keys(&self) -> impl Iterator<Item = &JobKey> + '_ {
+        self.leased.iter()
+    }
+
+    /// The sweeps `key` is counted as belonging to.
+    #[doc(hidden)]
+    pub fn owners_of(&self, key: &JobKey) -> &[SweepName] {
+        self.owners.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+}

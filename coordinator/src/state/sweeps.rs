@@ -1,0 +1,151 @@
+//! Sweep transitions: submission, cancellation, finishing once every job
+//! has ended, and the counts by state.
+
+use std::collections::HashSet;
+
+use super::{Counts, Job, JobState, State, StateError, Submitted, Sweep, SweepState, Write};
+use crate::ids::{JobKey, SweepName};
+
+impl State {
+    /// Adds or redefines a sweep. Jobs whose keys already have a result are
+    /// not run again; failed or cancelled ones are given a fresh start.
+    pub fn submit(&mut self, sweep: Sweep, jobs: Vec<Job>) -> (Submitted, Vec<Write>) {
+        let mut writes = Vec::new();
+        // A redefined sweep no longer owns the jobs it dropped: the owners
+        // index must say what the stored sweeps' keys say, or a restart
+        // would change which jobs a later cancellation stops.
+        if let Some(previous) = self.sweeps.get(&sweep.name) {
+            let kept: HashSet<&JobKey> = sweep.keys.iter().collect();
+            for dropped in previous.keys.iter().filter(|k| !kept.contains(k)) {
+                if let Some(owners) = self.owners.get_mut(dropped) {
+                    owners.retain(|s| s != &sweep.name);
+                }
+            }
+        }
+        let mut out = Submitted {
+            jobs: jobs.len() as u32,
+            already_done: 0,
+            to_run: 0,
+        };
+        for job in jobs {
+            let owners = self.owners.entry(job.key.clone()).or_default();
+            if !owners.contains(&sweep.name) {
+                owners.push(sweep.name.clone());
+            }
+            match self.jobs.get_mut(&job.key) {
+                Some(existing) if existing.state == JobState::Done => out.already_done += 1,
+                Some(existing)
+                    if matches!(
+                        existing.state,
+                        JobState::Failed { .. } | JobState::Cancelled
+                    ) =>
+                {
+                    existing.state = JobState::Queued;
+                    existing.attempts = 0;
+                    existing.retry_limit = job.retry_limit;
+                    existing.lease_timeout = job.lease_timeout;
+                    self.queue.push_back(job.key.clone());
+                    writes.push(Write::Job(existing.clone()));
+                    out.to_run += 1;
+                }
+                Some(_) => out.to_run += 1,
+                None => {
+                    self.queue.push_back(job.key.clone());
+                    writes.push(Write::Job(job.clone()));
+                    self.jobs.insert(job.key.clone(), job);
+                    out.to_run += 1;
+                }
+            }
+        }
+        let mut sweep = sweep;
+        sweep.state = SweepState::Running;
+        self.sweeps.insert(sweep.name.clone(), sweep.clone());
+        writes.push(Write::Sweep(sweep.clone()));
+        writes.extend(self.settle(&[sweep.name]));
+        (out, writes)
+    }
+
+    /// Cancels a sweep: its jobs not needed by another running sweep stop.
+    pub fn cancel(&mut self, name: &SweepName) -> Result<Vec<Write>, StateError> {
+        let sweep = self
+            .sweeps
+            .get_mut(name)
+            .ok_or_else(|| StateError::UnknownSweep(name.clone()))?;
+        if sweep.state != SweepState::Running {
+            return Ok(vec![]);
+        }
+        sweep.state = SweepState::Cancelled;
+        let keys = sweep.keys.clone();
+        let mut writes = vec![Write::Sweep(sweep.clone())];
+        let mut unqueued = HashSet::new();
+        for key in keys {
+            let still_wanted = self.owners[&key].iter().any(|s| {
+                s != name
+                    && self
+                        .sweeps
+                        .get(s)
+                        .is_some_and(|s| s.state == SweepState::Running)
+            });
+            let job = self.jobs.get_mut(&key).expect("a sweep's job exists");
+            if !still_wanted && matches!(job.state, JobState::Queued | JobState::Leased { .. }) {
+                if job.state == JobState::Queued {
+                    unqueued.insert(key.clone());
+                }
+                job.state = JobState::Cancelled;
+                self.leased.remove(&key);
+                writes.push(Write::Job(job.clone()));
+            }
+        }
+        // The queue holds only queued jobs, each once: a resubmission after
+        // a cancellation queues them again.
+        if !unqueued.is_empty() {
+            self.queue.retain(|k| !unqueued.contains(k));
+        }
+        Ok(writes)
+    }
+
+    pub(super) fn settle_owners_of(&mut self, key: &JobKey) -> Vec<Write> {
+        let owners = self.owners.get(key).cloned().unwrap_or_default();
+        self.settle(&owners)
+    }
+
+    /// Marks running sweeps whose jobs have all ended as finished.
+    pub(super) fn settle(&mut self, names: &[SweepName]) -> Vec<Write> {
+        let mut writes = Vec::new();
+        for name in names {
+            let Some(sweep) = self.sweeps.get(name) else {
+                continue;
+            };
+            if sweep.state == SweepState::Running
+                && sweep.keys.iter().all(|k| self.jobs[k].state.is_terminal())
+            {
+                let sweep = self.sweeps.get_mut(name).unwrap();
+                sweep.state = SweepState::Finished;
+                tracing::info!(sweep = %name, "sweep finished");
+                writes.push(Write::Sweep(sweep.clone()));
+            }
+        }
+        writes
+    }
+
+    pub fn counts(&self, name: &SweepName) -> Result<(SweepState, Counts), StateError> {
+        let sweep = self
+            .sweeps
+            .get(name)
+            .ok_or_else(|| StateError::UnknownSweep(name.clone()))?;
+        let mut c = Counts {
+            total: sweep.keys.len() as u32,
+            ..Default::default()
+        };
+        for key in &sweep.keys {
+            match self.jobs[key].state {
+                JobState::Queued => c.queued += 1,
+                JobState::Leased { .. } => c.running += 1,
+                JobState::Done => c.done += 1,
+                JobState::Failed { .. } => c.failed += 1,
+                JobState::Cancelled => c.cancelled += 1,
+            }
+        }
+        Ok((sweep.state, c))
+    }
+}

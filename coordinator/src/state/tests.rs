@@ -1,0 +1,213 @@
+//! Unit tests of the transitions.
+
+use super::*;
+
+fn job(key: &str, retry_limit: u32) -> Job {
+    Job {
+        key: key.into(),
+        spec_json: "{}".into(),
+        files: vec![],
+        state: JobState::Queued,
+        attempts: 0,
+        retry_limit,
+        lease_timeout: Duration::from_secs(10),
+    }
+}
+
+fn sweep(name: &str, keys: &[&str]) -> Sweep {
+    Sweep {
+        name: name.into(),
+        toml: String::new(),
+        state: SweepState::Running,
+        keys: keys.iter().map(|k| JobKey::from(*k)).collect(),
+    }
+}
+
+fn setup(retry_limit: u32) -> (State, WorkerId, WorkerId) {
+    let mut s = State::default();
+    s.submit(
+        sweep("s", &["a", "b"]),
+        vec![job("a", retry_limit), job("b", retry_limit)],
+    );
+    let (w1, w2) = (WorkerId::from("w1"), WorkerId::from("w2"));
+    s.register(w1.clone(), "one".into());
+    s.register(w2.clone(), "two".into());
+    (s, w1, w2)
+}
+
+#[test]
+fn a_sweep_finishes_when_every_job_has_one_result() {
+    let (mut s, w1, _) = setup(3);
+    let now = Instant::now();
+    let (granted, _) = s.lease(&w1, 10, now).unwrap();
+    assert_eq!(granted.len(), 2);
+    assert!(s.report_result(&w1, &"a".into(), 1, "{}".into()).0);
+    assert_eq!(s.counts(&"s".into()).unwrap().0, SweepState::Running);
+    assert!(s.report_result(&w1, &"b".into(), 1, "{}".into()).0);
+    assert_eq!(
+        s.counts(&"s".into()).unwrap(),
+        (
+            SweepState::Finished,
+            Counts {
+                total: 2,
+                done: 2,
+                ..Default::default()
+            }
+        )
+    );
+    // A duplicate report is acknowledged and ignored.
+    let (accepted, writes) = s.report_result(&w1, &"a".into(), 1, "{}".into());
+    assert!(!accepted && writes.is_empty());
+}
+
+#[test]
+fn an_expired_lease_is_leased_again_with_a_new_token_and_the_late_result_ignored() {
+    let (mut s, w1, w2) = setup(3);
+    let now = Instant::now();
+    s.lease(&w1, 1, now).unwrap();
+    // Renewed in time: still held.
+    assert!(s
+        .heartbeat(&w1, &[("a".into(), 1)], now + Duration::from_secs(9))
+        .unwrap()
+        .is_empty());
+    assert!(s.expire(now + Duration::from_secs(15)).is_empty());
+    // Not renewed: expired, back in the queue, then leased by w2 as attempt 2.
+    assert_eq!(s.expire(now + Duration::from_secs(20)).len(), 1);
+    // Re-queued jobs go to the back, behind b.
+    let (granted, _) = s.lease(&w2, 2, now + Duration::from_secs(20)).unwrap();
+    assert_eq!((granted[1].key.as_str(), granted[1].attempt), ("a", 2));
+    assert_eq!(
+        s.heartbeat(&w1, &[("a".into(), 1)], now).unwrap(),
+        vec![("a".into(), 1)]
+    );
+    assert!(s.report_result(&w2, &"a".into(), 2, "{}".into()).0);
+    assert!(!s.report_result(&w1, &"a".into(), 1, "{}".into()).0);
+}
+
+#[test]
+fn a_result_from_a_lease_lost_in_a_crash_is_taken() {
+    // The lease of attempt 1 never reached the store: after the
+    // restart, the job is queued with no attempts.
+    let (mut s, w1, w2) = setup(3);
+    assert!(s.report_result(&w1, &"a".into(), 1, "{}".into()).0);
+    // The job is done: it is not leased again, and the attempt stands.
+    let (granted, _) = s.lease(&w2, 10, Instant::now()).unwrap();
+    assert!(granted.iter().all(|g| g.key.as_str() != "a"));
+    assert_eq!(s.jobs[&JobKey::from("a")].attempts, 1);
+}
+
+#[test]
+fn failures_retry_up_to_the_limit_then_keep_the_error() {
+    let (mut s, w1, _) = setup(2);
+    let now = Instant::now();
+    for attempt in 1..=2 {
+        let (granted, _) = s.lease(&w1, 1, now).unwrap();
+        assert_eq!(
+            (granted[0].key.as_str(), granted[0].attempt),
+            ("a", attempt)
+        );
+        assert!(
+            s.report_failure(&w1, &"a".into(), attempt, format!("boom {attempt}"))
+                .0
+        );
+        // The other job is queued behind; take it out of the way once.
+        if attempt == 1 {
+            let (b, _) = s.lease(&w1, 1, now).unwrap();
+            assert_eq!(b[0].key.as_str(), "b");
+        }
+    }
+    assert_eq!(
+        s.jobs[&JobKey::from("a")].state,
+        JobState::Failed {
+            error: "boom 2".into()
+        }
+    );
+    // A stale failure report changes nothing.
+    assert!(!s.report_failure(&w1, &"b".into(), 7, "late".into()).0);
+}
+
+#[test]
+fn handed_back_leases_do_not_count_as_attempts() {
+    let (mut s, w1, w2) = setup(1);
+    let now = Instant::now();
+    s.lease(&w1, 1, now).unwrap();
+    s.deregister(&w1, &[("a".into(), 1)]);
+    assert!(matches!(
+        s.lease(&w1, 1, now),
+        Err(StateError::UnknownWorker(_))
+    ));
+    let (granted, _) = s.lease(&w2, 2, now).unwrap();
+    let a = granted.iter().find(|g| g.key.as_str() == "a").unwrap();
+    assert_eq!(a.attempt, 1, "the hand-back gave the attempt back");
+}
+
+#[test]
+fn resubmission_runs_only_what_has_no_result() {
+    let (mut s, w1, _) = setup(3);
+    let now = Instant::now();
+    s.lease(&w1, 2, now).unwrap();
+    s.report_result(&w1, &"a".into(), 1, "{}".into());
+    s.report_result(&w1, &"b".into(), 1, "{}".into());
+    let (out, _) = s.submit(sweep("s", &["a", "b"]), vec![job("a", 3), job("b", 3)]);
+    assert_eq!(
+        out,
+        Submitted {
+            jobs: 2,
+            already_done: 2,
+            to_run: 0
+        }
+    );
+    assert_eq!(s.counts(&"s".into()).unwrap().0, SweepState::Finished);
+    let (out, _) = s.submit(
+        sweep("s", &["a", "b", "c"]),
+        vec![job("a", 3), job("b", 3), job("c", 3)],
+    );
+    assert_eq!(
+        out,
+        Submitted {
+            jobs: 3,
+            already_done: 2,
+            to_run: 1
+        }
+    );
+    let (granted, _) = s.lease(&w1, 5, now).unwrap();
+    assert_eq!(
+        granted.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(),
+        ["c"]
+    );
+}
+
+#[test]
+fn cancel_stops_queued_and_leased_jobs() {
+    let (mut s, w1, _) = setup(3);
+    s.lease(&w1, 1, Instant::now()).unwrap();
+    s.cancel(&"s".into()).unwrap();
+    let (state, c) = s.counts(&"s".into()).unwrap();
+    assert_eq!((state, c.cancelled), (SweepState::Cancelled, 2));
+    assert!(s.lease(&w1, 5, Instant::now()).unwrap().0.is_empty());
+    assert!(matches!(
+        s.cancel(&"nope".into()),
+        Err(StateError::UnknownSweep(_))
+    ));
+}
+
+#[test]
+fn a_rebuilt_state_keeps_leases_with_fresh_deadlines_and_the_queue() {
+    let (mut s, w1, _) = setup(3);
+    let now = Instant::now();
+    s.lease(&w1, 1, now).unwrap();
+    let jobs: Vec<Job> = s.jobs.values().cloned().collect();
+    let sweeps: Vec<Sweep> = s.sweeps.values().cloned().collect();
+    let later = now + Duration::from_secs(100);
+    let mut r = State::rebuild(jobs, sweeps, vec![(w1.clone(), "one".into())], later);
+    assert!(r
+        .heartbeat(&w1, &[("a".into(), 1)], later)
+        .unwrap()
+        .is_empty());
+    assert!(r.expire(later + Duration::from_secs(5)).is_empty());
+    let (granted, _) = r.lease(&w1, 5, later).unwrap();
+    assert_eq!(
+        granted.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+}

@@ -1,0 +1,102 @@
+//! `sweep-local`: a whole sweep on this machine (`run`), or the
+//! coordinator's load benchmark (`bench`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sweep_local::{bench, run_sweep, RunOptions};
+use sweep_shared::registry::default_data_dir;
+use sweep_shared::signal::stop_signal;
+
+#[derive(Parser)]
+#[command(
+    name = "sweep-local",
+    version,
+    about = "A whole sweep on one machine: the coordinator and local workers in one process"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a whole sweep on this machine: the coordinator and N local workers in one process.
+    Run {
+        /// The sweep file.
+        sweep: PathBuf,
+        /// Local workers, one job each [default: the number of cores].
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Output directory [default: results/<sweep name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Where the paper datasets are [default: $SWEEP_DATA_DIR, ./datasets, ../shared/datasets].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Load benchmark: M simulated workers doing lease → report of no-op jobs.
+    Bench {
+        #[arg(long, default_value_t = 100)]
+        workers: usize,
+        #[arg(long, default_value_t = 20000)]
+        jobs: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `run` shows a progress bar: only warnings by default, so logs do not bury it.
+    let default = if matches!(cli.command, Command::Run { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<(), String> {
+    match command {
+        Command::Run {
+            sweep,
+            workers,
+            out,
+            data_dir,
+        } => {
+            let workers = workers
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(1)
+                })
+                .max(1);
+            let opts = RunOptions {
+                sweep,
+                workers,
+                out,
+                data_dir: data_dir.unwrap_or_else(default_data_dir),
+            };
+            run_sweep(opts, stop_signal()).await
+        }
+        Command::Bench { workers, jobs } => {
+            let r = bench::bench(workers.max(1), jobs.max(1)).await?;
+            println!("{}", serde_json::to_string(&r).expect("serialisable"));
+            Ok(())
+        }
+    }
+}
