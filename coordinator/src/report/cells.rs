@@ -5,29 +5,54 @@
 
 use polars::prelude::*;
 
+use super::groups::{group_rows, summary};
 pub use super::stats::t_quantile_975;
 use super::{counts, floats, strings, ReportError, METRICS};
 
 /// Aggregates a runs frame (see `frames::runs`) into one row per cell, in
 /// the order cells first appear.
 pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, ReportError> {
-    let mut aggs = Vec::new();
+    let groups = group_rows(runs, &["dataset", "objective", "alpha"])?;
+    let first: Vec<usize> = groups.iter().map(|rows| rows[0]).collect();
+    let (dataset, objective, alpha) = (
+        strings(runs, "dataset")?,
+        strings(runs, "objective")?,
+        floats(runs, "alpha")?,
+    );
+    let mut columns = vec![
+        Column::new(
+            "dataset".into(),
+            first
+                .iter()
+                .map(|&i| dataset[i].clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "objective".into(),
+            first
+                .iter()
+                .map(|&i| objective[i].clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "alpha".into(),
+            first.iter().map(|&i| alpha[i]).collect::<Vec<_>>(),
+        ),
+    ];
     for m in METRICS {
-        aggs.push(
-            col(m)
-                .count()
-                .cast(DataType::UInt32)
-                .alias(format!("{m}_n")),
-        );
-        aggs.push(col(m).mean().alias(format!("{m}_mean")));
-        aggs.push(col(m).std(1).alias(format!("{m}_std")));
+        let values = floats(runs, m)?;
+        let (mut n, mut mean, mut std) = (Vec::new(), Vec::new(), Vec::new());
+        for rows in &groups {
+            let (count, mu, sd) = summary(&values, rows);
+            n.push(count);
+            mean.push(mu);
+            std.push(sd);
+        }
+        columns.push(Column::new(format!("{m}_n").into(), n));
+        columns.push(Column::new(format!("{m}_mean").into(), mean));
+        columns.push(Column::new(format!("{m}_std").into(), std));
     }
-    let mut cells = runs
-        .clone()
-        .lazy()
-        .group_by_stable([col("dataset"), col("objective"), col("alpha")])
-        .agg(aggs)
-        .collect()?;
+    let mut cells = DataFrame::new_infer_height(columns)?;
     for m in METRICS {
         let n = counts(&cells, &format!("{m}_n"))?;
         let mean = floats(&cells, &format!("{m}_mean"))?;

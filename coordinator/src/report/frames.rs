@@ -4,7 +4,8 @@
 use polars::prelude::*;
 use sweep_shared::{JobResult, JobSpec};
 
-use super::ReportError;
+use super::groups::{group_rows, summary};
+use super::{floats, ReportError};
 use crate::state::Job;
 use crate::store::ResultRow;
 
@@ -239,20 +240,19 @@ pub fn explanations(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
         Column::new("feature".into(), feature),
         col("coefficient", coefficient),
     ])?;
-    let cell = [
-        col_expr("dataset"),
-        col_expr("objective"),
-        col_expr("alpha"),
-        col_expr("feature"),
-    ];
-    let cell_mean = col_expr("coefficient")
-        .mean()
-        .over(cell.clone())?
-        .alias("cell_mean");
-    let cell_std = col_expr("coefficient").std(1).over(cell)?.alias("cell_std");
-    Ok(df.lazy().with_columns([cell_mean, cell_std]).collect()?)
-}
-
-fn col_expr(name: &str) -> Expr {
-    polars::prelude::col(name)
+    // Each coefficient's cell: the same dataset, objective, α and feature.
+    let groups = group_rows(&df, &["dataset", "objective", "alpha", "feature"])?;
+    let coefficient = floats(&df, "coefficient")?;
+    let (mut cell_mean, mut cell_std) = (vec![None; df.height()], vec![None; df.height()]);
+    for rows in &groups {
+        let (_, mean, std) = summary(&coefficient, rows);
+        for &i in rows {
+            cell_mean[i] = mean;
+            cell_std[i] = std;
+        }
+    }
+    let mut df = df;
+    df.with_column(Column::new("cell_mean".into(), cell_mean))?;
+    df.with_column(Column::new("cell_std".into(), cell_std))?;
+    Ok(df)
 }

@@ -11,6 +11,7 @@ pub mod cells;
 pub mod compare;
 pub mod error;
 pub mod frames;
+mod groups;
 pub mod live;
 pub mod plots;
 pub mod stats;
