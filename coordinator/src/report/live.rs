@@ -2,7 +2,7 @@
 //! settles (or `every` at the most), each sweep whose counts moved gets
 //! its files rewritten, so a long sweep can be looked at before it ends.
 //! A last pass runs at shutdown, so the files are final, unless the caller
-//! writes the final report itself (`coordinator run` does, to print it).
+//! writes the final report itself (`sweep-local run` does, to print it).
 
 use std::collections::HashMap;
 use std::path::PathBuf;

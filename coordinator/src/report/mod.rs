@@ -116,7 +116,7 @@ pub fn runs_in_db(db: &Path, sweep: &str) -> Result<DataFrame, ReportError> {
 
 /// The runs frame named by `source`: a `runs.parquet` file or a report
 /// directory if such a path exists, else a sweep in `db` (by default
-/// `results/<sweep>/state.db`, where `coordinator run` keeps it).
+/// `results/<sweep>/state.db`, where `sweep-local run` keeps it).
 pub fn runs_of(source: &str, db: Option<&Path>) -> Result<DataFrame, ReportError> {
     let path = Path::new(source);
     if path.exists() {
