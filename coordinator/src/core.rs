@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::CoordinatorError;
-use crate::ids::{JobKey, SweepName, WorkerId};
+use crate::ids::{JobKey, LeaseToken, SweepName, WorkerId};
 use crate::state::{Counts, Granted, Job, State, Submitted, Sweep, SweepState, Write};
 use crate::store::{ResultRow, Store};
 
@@ -40,23 +40,23 @@ enum Command {
     },
     Heartbeat {
         worker: WorkerId,
-        leases: Vec<(JobKey, u32)>,
+        leases: Vec<(JobKey, LeaseToken)>,
     },
     Result {
         worker: WorkerId,
         key: JobKey,
-        attempt: u32,
+        attempt: LeaseToken,
         result_json: String,
     },
     Failure {
         worker: WorkerId,
         key: JobKey,
-        attempt: u32,
+        attempt: LeaseToken,
         error: String,
     },
     Deregister {
         worker: WorkerId,
-        hand_back: Vec<(JobKey, u32)>,
+        hand_back: Vec<(JobKey, LeaseToken)>,
     },
     Submit {
         sweep: Sweep,
@@ -91,7 +91,7 @@ impl Command {
 enum Reply {
     Done,
     Leases(Vec<Granted>),
-    Lost(Vec<(JobKey, u32)>),
+    Lost(Vec<(JobKey, LeaseToken)>),
     Accepted(bool),
     Submitted(Submitted),
     Status(SweepState, Counts),
@@ -169,8 +169,8 @@ impl Core {
     pub async fn heartbeat(
         &self,
         worker: WorkerId,
-        leases: Vec<(JobKey, u32)>,
-    ) -> Result<Vec<(JobKey, u32)>, CoordinatorError> {
+        leases: Vec<(JobKey, LeaseToken)>,
+    ) -> Result<Vec<(JobKey, LeaseToken)>, CoordinatorError> {
         answer!(self.call(Command::Heartbeat { worker, leases }), Reply::Lost(l) => l)
     }
 
@@ -179,7 +179,7 @@ impl Core {
         &self,
         worker: WorkerId,
         key: JobKey,
-        attempt: u32,
+        attempt: LeaseToken,
         result_json: String,
     ) -> Result<bool, CoordinatorError> {
         let cmd = Command::Result {
@@ -196,7 +196,7 @@ impl Core {
         &self,
         worker: WorkerId,
         key: JobKey,
-        attempt: u32,
+        attempt: LeaseToken,
         error: String,
     ) -> Result<bool, CoordinatorError> {
         let cmd = Command::Failure {
@@ -211,7 +211,7 @@ impl Core {
     pub async fn deregister(
         &self,
         worker: WorkerId,
-        hand_back: Vec<(JobKey, u32)>,
+        hand_back: Vec<(JobKey, LeaseToken)>,
     ) -> Result<(), CoordinatorError> {
         answer!(self.call(Command::Deregister { worker, hand_back }), Reply::Done => ())
     }
@@ -347,7 +347,7 @@ fn apply(
         } => {
             let (accepted, w) = state.report_result(&worker, &key, attempt, result_json);
             if !accepted {
-                tracing::info!(job = %key, %worker, attempt, "duplicate or stale result ignored");
+                tracing::info!(job = %key, %worker, %attempt, "duplicate or stale result ignored");
             }
             writes.extend(w);
             Reply::Accepted(accepted)
@@ -360,7 +360,7 @@ fn apply(
         } => {
             let (accepted, w) = state.report_failure(&worker, &key, attempt, error.clone());
             if accepted {
-                tracing::warn!(job = %key, %worker, attempt, %error, "job failed");
+                tracing::warn!(job = %key, %worker, %attempt, %error, "job failed");
             }
             writes.extend(w);
             Reply::Accepted(accepted)

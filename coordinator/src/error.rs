@@ -1,6 +1,8 @@
 //! The coordinator's one error type, mapped to gRPC status codes in one place.
 
+use crate::report::ReportError;
 use crate::state::StateError;
+use crate::sweep_file::SweepFileError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
@@ -26,6 +28,19 @@ pub enum CoordinatorError {
     ScheduleExists(String),
     #[error("{0}")]
     Conflict(String),
+    /// A report, comparison or plot of a scheduled run.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// A task of the coordinator's (a blocking job, the server) that panicked
+    /// or was cancelled.
+    #[error("{0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<SweepFileError> for CoordinatorError {
+    fn from(e: SweepFileError) -> Self {
+        CoordinatorError::InvalidSweep(e.to_string())
+    }
 }
 
 impl From<CoordinatorError> for tonic::Status {
@@ -52,7 +67,9 @@ impl From<CoordinatorError> for tonic::Status {
             }
             CoordinatorError::State(StateError::UnknownSweep(_))
             | CoordinatorError::UnknownFile(_) => tonic::Status::not_found(message),
-            CoordinatorError::Store(_) => tonic::Status::internal(message),
+            CoordinatorError::Store(_)
+            | CoordinatorError::Report(_)
+            | CoordinatorError::Task(_) => tonic::Status::internal(message),
             CoordinatorError::ShuttingDown => tonic::Status::unavailable(message),
         }
     }

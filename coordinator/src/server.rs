@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sweep_proto::coordinator_server::CoordinatorServer;
+use sweep_proto::ConnectError;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
@@ -113,7 +114,7 @@ pub async fn serve(
 pub async fn connect_within(
     endpoint: &str,
     limit: Duration,
-) -> Result<sweep_proto::Client, String> {
+) -> Result<sweep_proto::Client, ConnectError> {
     let deadline = std::time::Instant::now() + limit;
     loop {
         match sweep_proto::connect(endpoint, None).await {
@@ -134,14 +135,9 @@ pub struct InProcess {
 
 impl InProcess {
     /// Binds 127.0.0.1 on a free port and serves with `config`.
-    pub async fn start(config: ServerConfig) -> Result<InProcess, String> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| e.to_string())?;
-        let endpoint = format!(
-            "http://{}",
-            listener.local_addr().map_err(|e| e.to_string())?
-        );
+    pub async fn start(config: ServerConfig) -> std::io::Result<InProcess> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let handle = tokio::spawn(async move {
             serve(listener, config, async move {
@@ -157,16 +153,13 @@ impl InProcess {
     }
 
     /// A client, once the server answers (within ten seconds).
-    pub async fn client(&self) -> Result<sweep_proto::Client, String> {
+    pub async fn client(&self) -> Result<sweep_proto::Client, ConnectError> {
         connect_within(&self.endpoint, Duration::from_secs(10)).await
     }
 
     /// Stops serving and waits for in-flight calls to drain.
-    pub async fn stop(self) -> Result<(), String> {
+    pub async fn stop(self) -> Result<(), CoordinatorError> {
         let _ = self.stop.send(true);
-        self.handle
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+        self.handle.await?
     }
 }

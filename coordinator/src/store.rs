@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::ids::{JobKey, SweepName, WorkerId};
+use crate::ids::{JobKey, LeaseToken, SweepName, WorkerId};
 use crate::state::{Job, JobState, NeededFile, State, Sweep, SweepState, Write};
 
 const SCHEMA: &str = "
@@ -55,7 +55,8 @@ pub struct ResultRow {
     pub key: JobKey,
     pub result_json: String,
     pub worker: WorkerId,
-    pub attempt: u32,
+    /// The lease whose result it is.
+    pub attempt: LeaseToken,
     pub finished_ms: i64,
 }
 
@@ -125,7 +126,7 @@ impl Store {
                     tx.prepare_cached(
                         "INSERT OR IGNORE INTO results (key, result, worker, attempt, finished_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?
-                    .execute(params![key.as_str(), result_json, worker.as_str(), attempt, now])?;
+                    .execute(params![key.as_str(), result_json, worker.as_str(), attempt.get(), now])?;
                 }
                 Write::Worker { id, name } => {
                     tx.prepare_cached("INSERT OR REPLACE INTO workers (id, name, registered_ms) VALUES (?1, ?2, ?3)")?
@@ -151,7 +152,7 @@ impl Store {
                 let state = match state.as_str() {
                     "leased" => JobState::Leased {
                         worker: WorkerId::from(worker.unwrap_or_default()),
-                        attempt: attempts,
+                        attempt: LeaseToken::new(attempts),
                         deadline: now + lease_timeout,
                     },
                     "done" => JobState::Done,
@@ -214,7 +215,7 @@ impl Store {
                         key: key.clone(),
                         result_json: r.get(0)?,
                         worker: WorkerId::from(r.get::<_, String>(1)?),
-                        attempt: r.get(2)?,
+                        attempt: LeaseToken::new(r.get(2)?),
                         finished_ms: r.get(3)?,
                     })
                 })
@@ -262,7 +263,12 @@ mod tests {
         store.commit(&w).unwrap();
         let (_, w) = state.lease(&"w".into(), 1, Instant::now()).unwrap();
         store.commit(&w).unwrap();
-        let (_, w) = state.report_result(&"w".into(), &"k1".into(), 1, "{\"r\":2}".into());
+        let (_, w) = state.report_result(
+            &"w".into(),
+            &"k1".into(),
+            LeaseToken::new(1),
+            "{\"r\":2}".into(),
+        );
         store.commit(&w).unwrap();
         // A duplicate insert of the result is ignored by the primary key.
         store
@@ -270,7 +276,7 @@ mod tests {
                 key: "k1".into(),
                 result_json: "other".into(),
                 worker: "w".into(),
-                attempt: 1,
+                attempt: LeaseToken::new(1),
             }])
             .unwrap();
         drop(store);

@@ -19,8 +19,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sweep_shared::registry;
-use sweep_shared::{DatasetName, JobSpec, NoopJob, Objective, TrainSettings};
+use sweep_shared::registry::{self, FileError};
+use sweep_shared::{DatasetName, JobSpec, NoopJob, Objective, SettingsError, TrainSettings};
 
 use crate::ids::{JobKey, SweepName};
 use crate::state::{Job, JobState, NeededFile, Sweep, SweepState};
@@ -67,15 +67,71 @@ pub struct SweepPlan {
     pub run: Option<String>,
 }
 
+/// Why a sweep file was refused: every message names the file and the
+/// field, or (when it is expanded) the dataset or job at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepFileError {
+    /// Not TOML, or not a sweep file's shape (an unknown field, a wrong type).
+    #[error("{file}: {error}")]
+    Syntax {
+        file: String,
+        #[source]
+        error: toml::de::Error,
+    },
+    /// A field whose value is not allowed; `field` is its path (`alphas[1]`).
+    #[error("{file}: {field}: {problem}")]
+    Field {
+        file: String,
+        field: String,
+        problem: String,
+    },
+    /// A training setting (`[training]`) that is not valid.
+    #[error("{file}: training.{error}")]
+    Training {
+        file: String,
+        #[source]
+        error: SettingsError,
+    },
+    /// A paper dataset whose files are missing or not the published ones.
+    #[error("dataset {dataset}: {error}")]
+    Dataset {
+        dataset: DatasetName,
+        #[source]
+        error: FileError,
+    },
+    /// A job of the expansion that is not valid.
+    #[error("job {job}: {error}")]
+    Job {
+        job: String,
+        #[source]
+        error: SettingsError,
+    },
+}
+
+/// A bad value of `field` in `file`.
+fn bad(file: &str, field: impl Into<String>, problem: impl Into<String>) -> SweepFileError {
+    SweepFileError::Field {
+        file: file.to_string(),
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
 /// Parses and validates a sweep file; errors name `source` and the field.
-pub fn parse(text: &str, source: &str) -> Result<SweepPlan, String> {
-    let file: SweepFile = toml::from_str(text).map_err(|e| format!("{source}: {e}"))?;
-    let at = |msg: String| format!("{source}: {msg}");
+pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
+    let file: SweepFile = toml::from_str(text).map_err(|error| SweepFileError::Syntax {
+        file: source.to_string(),
+        error,
+    })?;
     if file.version != VERSION {
-        return Err(at(format!(
-            "version: {} is not supported; this coordinator reads version {VERSION}",
-            file.version
-        )));
+        return Err(bad(
+            source,
+            "version",
+            format!(
+                "{} is not supported; this coordinator reads version {VERSION}",
+                file.version
+            ),
+        ));
     }
     if file.name.is_empty()
         || !file
@@ -83,41 +139,57 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
-        return Err(at(format!(
-            "name: `{}` must be non-empty letters, digits, `-`, `_` or `.`",
-            file.name
-        )));
+        return Err(bad(
+            source,
+            "name",
+            format!(
+                "`{}` must be non-empty letters, digits, `-`, `_` or `.`",
+                file.name
+            ),
+        ));
     }
     if file.datasets.is_empty() {
-        return Err(at("datasets: at least one dataset is needed".into()));
+        return Err(bad(source, "datasets", "at least one dataset is needed"));
     }
     if file.objectives.is_empty() {
-        return Err(at("objectives: at least one of stl, mtl is needed".into()));
+        return Err(bad(
+            source,
+            "objectives",
+            "at least one of stl, mtl is needed",
+        ));
     }
     let alphas = match &file.alphas {
         None => vec![],
-        Some(v) => alpha_grid(v).map_err(at)?,
+        Some(v) => alpha_grid(v, source)?,
     };
     if file.objectives.contains(&Objective::Mtl) && alphas.is_empty() {
-        return Err(at("alphas: objective mtl needs at least one α".into()));
+        return Err(bad(source, "alphas", "objective mtl needs at least one α"));
     }
     for (i, &a) in alphas.iter().enumerate() {
         if !(a > 0.0 && a < 1.0) {
-            return Err(at(format!("alphas[{i}]: {a} is outside (0, 1)")));
+            return Err(bad(
+                source,
+                format!("alphas[{i}]"),
+                format!("{a} is outside (0, 1)"),
+            ));
         }
     }
-    let seeds = seed_list(&file.seeds).map_err(at)?;
+    let seeds = seed_list(&file.seeds, source)?;
     file.training
         .validate()
-        .map_err(|e| at(format!("training.{e}")))?;
+        .map_err(|error| SweepFileError::Training {
+            file: source.to_string(),
+            error,
+        })?;
     if file.retry_limit == 0 {
-        return Err(at("retry_limit: must be at least 1".into()));
+        return Err(bad(source, "retry_limit", "must be at least 1"));
     }
     if !(file.lease_timeout_secs > 0.0 && file.lease_timeout_secs.is_finite()) {
-        return Err(at(format!(
-            "lease_timeout_secs: must be positive, got {}",
-            file.lease_timeout_secs
-        )));
+        return Err(bad(
+            source,
+            "lease_timeout_secs",
+            format!("must be positive, got {}", file.lease_timeout_secs),
+        ));
     }
     Ok(SweepPlan {
         file,
@@ -129,35 +201,39 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, String> {
 }
 
 /// A list of α values, or `{ start, stop, step }` (stop included).
-fn alpha_grid(v: &toml::Value) -> Result<Vec<f64>, String> {
-    let number = |v: &toml::Value, what: &str| {
+fn alpha_grid(v: &toml::Value, source: &str) -> Result<Vec<f64>, SweepFileError> {
+    let number = |v: &toml::Value, what: String| {
         v.as_float()
             .or_else(|| v.as_integer().map(|i| i as f64))
-            .ok_or_else(|| format!("{what}: expected a number, got {v}"))
+            .ok_or_else(|| bad(source, what, format!("expected a number, got {v}")))
     };
     let values = match v {
         toml::Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, x)| number(x, &format!("alphas[{i}]")))
+            .map(|(i, x)| number(x, format!("alphas[{i}]")))
             .collect::<Result<Vec<_>, _>>()?,
         toml::Value::Table(t) => {
             for k in t.keys() {
                 if !["start", "stop", "step"].contains(&k.as_str()) {
-                    return Err(format!(
-                        "alphas.{k}: unknown field; expected start, stop, step"
+                    return Err(bad(
+                        source,
+                        format!("alphas.{k}"),
+                        "unknown field; expected start, stop, step",
                     ));
                 }
             }
             let get = |k: &str| {
                 t.get(k)
-                    .ok_or_else(|| format!("alphas.{k}: missing"))
-                    .and_then(|v| number(v, &format!("alphas.{k}")))
+                    .ok_or_else(|| bad(source, format!("alphas.{k}"), "missing"))
+                    .and_then(|v| number(v, format!("alphas.{k}")))
             };
             let (start, stop, step) = (get("start")?, get("stop")?, get("step")?);
             if step.is_nan() || step <= 0.0 || stop < start {
-                return Err(format!(
-                    "alphas: need step > 0 and stop ≥ start, got {start}..{stop} by {step}"
+                return Err(bad(
+                    source,
+                    "alphas",
+                    format!("need step > 0 and stop ≥ start, got {start}..{stop} by {step}"),
                 ));
             }
             let n = ((stop - start) / step + 1e-9).floor() as usize + 1;
@@ -167,26 +243,28 @@ fn alpha_grid(v: &toml::Value) -> Result<Vec<f64>, String> {
                 .collect()
         }
         other => {
-            return Err(format!(
-                "alphas: expected a list or {{ start, stop, step }}, got {other}"
+            return Err(bad(
+                source,
+                "alphas",
+                format!("expected a list or {{ start, stop, step }}, got {other}"),
             ))
         }
     };
     let mut seen = values.clone();
     seen.sort_by(f64::total_cmp);
     if seen.windows(2).any(|w| w[0] == w[1]) {
-        return Err("alphas: a value is listed twice".into());
+        return Err(bad(source, "alphas", "a value is listed twice"));
     }
     Ok(values)
 }
 
 /// A count (`seeds = 5` is 0..5) or a list.
-fn seed_list(v: &toml::Value) -> Result<Vec<u64>, String> {
+fn seed_list(v: &toml::Value, source: &str) -> Result<Vec<u64>, SweepFileError> {
     let seeds = match v {
         toml::Value::Integer(n) if *n >= 1 => (0..*n as u64).collect(),
-        toml::Value::Integer(_) => return Err("seeds: must be at least 1".into()),
+        toml::Value::Integer(_) => return Err(bad(source, "seeds", "must be at least 1")),
         toml::Value::Array(items) if items.is_empty() => {
-            return Err("seeds: must be at least 1".into())
+            return Err(bad(source, "seeds", "must be at least 1"))
         }
         toml::Value::Array(items) => items
             .iter()
@@ -195,12 +273,20 @@ fn seed_list(v: &toml::Value) -> Result<Vec<u64>, String> {
                 x.as_integer()
                     .filter(|s| *s >= 0)
                     .map(|s| s as u64)
-                    .ok_or_else(|| format!("seeds[{i}]: expected a non-negative integer, got {x}"))
+                    .ok_or_else(|| {
+                        bad(
+                            source,
+                            format!("seeds[{i}]"),
+                            format!("expected a non-negative integer, got {x}"),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?,
         other => {
-            return Err(format!(
-                "seeds: expected a count or a list of integers, got {other}"
+            return Err(bad(
+                source,
+                "seeds",
+                format!("expected a count or a list of integers, got {other}"),
             ))
         }
     };
@@ -208,7 +294,7 @@ fn seed_list(v: &toml::Value) -> Result<Vec<u64>, String> {
     seen.sort_unstable();
     seen.dedup();
     if seen.len() != seeds.len() {
-        return Err("seeds: a seed is listed twice".into());
+        return Err(bad(source, "seeds", "a seed is listed twice"));
     }
     Ok(seeds)
 }
@@ -225,7 +311,7 @@ impl SweepPlan {
     /// The jobs: one per (dataset, objective, α, seed), the STL cell once per
     /// (dataset, seed). Paper datasets must be present and intact in
     /// `data_dir`, which serves them to workers; no-op sweeps need no data.
-    pub fn expand(&self, data_dir: &Path) -> Result<(Sweep, Vec<Job>), String> {
+    pub fn expand(&self, data_dir: &Path) -> Result<(Sweep, Vec<Job>), SweepFileError> {
         let f = &self.file;
         let mut jobs = Vec::new();
         for &dataset in &f.datasets {
@@ -233,7 +319,7 @@ impl SweepPlan {
             if f.noop.is_none() && !dataset.is_builtin() {
                 for file in registry::files(dataset) {
                     registry::read_verified(data_dir, file)
-                        .map_err(|e| format!("dataset {dataset}: {e}"))?;
+                        .map_err(|error| SweepFileError::Dataset { dataset, error })?;
                     files.push(NeededFile {
                         path: file.path.to_string(),
                         sha256: file.sha256.to_string(),
@@ -258,8 +344,10 @@ impl SweepPlan {
                             noop: f.noop.clone(),
                             run: self.run.clone(),
                         };
-                        spec.validate()
-                            .map_err(|e| format!("job {}: {e}", spec.label()))?;
+                        spec.validate().map_err(|error| SweepFileError::Job {
+                            job: spec.label(),
+                            error,
+                        })?;
                         jobs.push(Job {
                             key: JobKey::from(spec.key(&identity)),
                             spec_json: serde_json::to_string(&spec).expect("a spec serialises"),
@@ -320,7 +408,7 @@ max_epochs = 3
     }
 
     fn error(text: &str) -> String {
-        parse(text, "bad.toml").unwrap_err()
+        parse(text, "bad.toml").unwrap_err().to_string()
     }
 
     #[test]
@@ -358,7 +446,8 @@ max_epochs = 3
         let e = parse(&text, "p.toml")
             .unwrap()
             .expand(Path::new("/nonexistent"))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("dataset wine: /nonexistent/wine-quality/winequality-red.csv"),
             "{e}"

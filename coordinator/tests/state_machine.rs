@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use sweep_coordinator::ids::{JobKey, SweepName, WorkerId};
+use sweep_coordinator::ids::{JobKey, LeaseToken, SweepName, WorkerId};
 use sweep_coordinator::state::{
     Counts, Job, JobState, NeededFile, State, StateError, Submitted, Sweep, SweepState, Write,
 };
@@ -230,7 +230,7 @@ impl JobView {
         let (lease, error) = match &job.state {
             JobState::Leased {
                 worker, attempt, ..
-            } => (Some((worker.clone(), *attempt)), None),
+            } => (Some((worker.clone(), attempt.get())), None),
             JobState::Failed { error } => (None, Some(error.clone())),
             _ => (None, None),
         };
@@ -393,7 +393,7 @@ fn sorted_jobs(state: &State) -> Vec<(&JobKey, &Job)> {
 fn holds(state: &State, worker: &WorkerId, key: &JobKey, attempt: u32) -> bool {
     matches!(
         state.jobs.get(key).map(|j| &j.state),
-        Some(JobState::Leased { worker: w, attempt: a, .. }) if w == worker && *a == attempt
+        Some(JobState::Leased { worker: w, attempt: a, .. }) if w == worker && a.get() == attempt
     )
 }
 
@@ -414,8 +414,9 @@ fn build_sweep(
          seeds = {seeds:?}\nretry_limit = {retry_limit}\nlease_timeout_secs = {lease_secs}.0\n\
          [noop]\nsleep_ms = 0\n"
     );
-    let plan = sweep_file::parse(&text, "generated.toml")?;
+    let plan = sweep_file::parse(&text, "generated.toml").map_err(|e| e.to_string())?;
     plan.expand(Path::new("/nonexistent"))
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone)]
@@ -510,7 +511,7 @@ impl Harness {
                 } => Some(Lease {
                     key: k.clone(),
                     worker: worker.clone(),
-                    attempt: *attempt,
+                    attempt: attempt.get(),
                 }),
                 _ => None,
             })
@@ -626,7 +627,7 @@ impl Harness {
                                 return Err(format!("{} was granted but was not queued", g.key));
                             };
                             ensure!(
-                                g.attempt == attempts + 1,
+                                g.attempt.get() == attempts + 1,
                                 "{} granted as attempt {} after {attempts} attempts",
                                 g.key,
                                 g.attempt
@@ -639,7 +640,7 @@ impl Harness {
                             };
                             ensure!(job.state == want, "{} granted, but {:?}", g.key, job.state);
                             ensure!(
-                                job.attempts == g.attempt
+                                job.attempts == g.attempt.get()
                                     && g.lease_timeout == job.lease_timeout
                                     && g.spec_json == job.spec_json
                                     && g.files == job.files,
@@ -648,7 +649,7 @@ impl Harness {
                             self.grants.push(Lease {
                                 key: g.key.clone(),
                                 worker: id.clone(),
-                                attempt: g.attempt,
+                                attempt: g.attempt.get(),
                             });
                         }
                         ensure!(
@@ -666,25 +667,25 @@ impl Harness {
             Op::Heartbeat { worker, stale } => {
                 let id = worker_id(worker);
                 let known = self.state.workers.contains_key(&id);
-                let mut leases: Vec<(JobKey, u32)> = self
+                let mut leases: Vec<(JobKey, LeaseToken)> = self
                     .grants
                     .iter()
                     .rev()
                     .filter(|l| l.worker == id)
                     .take(4)
-                    .map(|l| (l.key.clone(), l.attempt))
+                    .map(|l| (l.key.clone(), LeaseToken::new(l.attempt)))
                     .collect();
                 if stale {
-                    leases.push((JobKey::from(NO_SUCH_JOB), 1));
+                    leases.push((JobKey::from(NO_SUCH_JOB), LeaseToken::new(1)));
                     if let Some(l) = self.grants.first() {
-                        leases.push((l.key.clone(), l.attempt + 7));
+                        leases.push((l.key.clone(), LeaseToken::new(l.attempt + 7)));
                     }
                 }
                 let held: Vec<bool> = leases
                     .iter()
-                    .map(|(k, a)| holds(&self.state, &id, k, *a))
+                    .map(|(k, a)| holds(&self.state, &id, k, a.get()))
                     .collect();
-                let predicted: Vec<(JobKey, u32)> = leases
+                let predicted: Vec<(JobKey, LeaseToken)> = leases
                     .iter()
                     .zip(&held)
                     .filter(|(_, held)| !**held)
@@ -788,9 +789,12 @@ impl Harness {
                 let predicted =
                     attempt != 0 && matches!(&pre, Some((state, _)) if *state != JobState::Done);
                 let result_json = format!("{{\"job\":\"{key}\",\"payload\":{payload}}}");
-                let (accepted, writes) =
-                    self.state
-                        .report_result(&worker, &key, attempt, result_json.clone());
+                let (accepted, writes) = self.state.report_result(
+                    &worker,
+                    &key,
+                    LeaseToken::new(attempt),
+                    result_json.clone(),
+                );
                 ensure!(
                     accepted == predicted,
                     "result for {key} from {worker} attempt {attempt} (job was {pre:?}): \
@@ -812,7 +816,7 @@ impl Harness {
                     );
                     let written = writes.iter().any(|w| {
                         matches!(w, Write::Result { key: k, result_json: r, worker: by, attempt: a }
-                            if *k == key && *r == result_json && *by == worker && *a == attempt)
+                            if *k == key && *r == result_json && *by == worker && a.get() == attempt)
                     });
                     ensure!(
                         written,
@@ -848,9 +852,12 @@ impl Harness {
                 // The doc: failures only count for the current lease.
                 let predicted = holds(&self.state, &worker, &key, attempt);
                 let error = format!("boom on {worker} attempt {attempt}");
-                let (accepted, writes) =
-                    self.state
-                        .report_failure(&worker, &key, attempt, error.clone());
+                let (accepted, writes) = self.state.report_failure(
+                    &worker,
+                    &key,
+                    LeaseToken::new(attempt),
+                    error.clone(),
+                );
                 ensure!(
                     accepted == predicted,
                     "failure of {key} from {worker} attempt {attempt} (job was {:?}): \
@@ -887,18 +894,18 @@ impl Harness {
 
             Op::Deregister { worker, hand_back } => {
                 let id = worker_id(worker);
-                let list: Vec<(JobKey, u32)> = if hand_back {
+                let list: Vec<(JobKey, LeaseToken)> = if hand_back {
                     self.grants
                         .iter()
                         .filter(|l| l.worker == id)
-                        .map(|l| (l.key.clone(), l.attempt))
+                        .map(|l| (l.key.clone(), LeaseToken::new(l.attempt)))
                         .collect()
                 } else {
                     Vec::new()
                 };
                 let held: BTreeMap<JobKey, u32> = list
                     .iter()
-                    .filter(|(k, a)| holds(&self.state, &id, k, *a))
+                    .filter(|(k, a)| holds(&self.state, &id, k, a.get()))
                     .map(|(k, _)| (k.clone(), self.state.jobs[k].attempts))
                     .collect();
                 let before = snapshot(&self.state).jobs;
@@ -1162,14 +1169,14 @@ impl Harness {
             } = &j.state
             {
                 ensure!(
-                    *attempt == j.attempts,
+                    attempt.get() == j.attempts,
                     "{k} is leased as attempt {attempt} but has {} attempts",
                     j.attempts
                 );
                 let granted = self
                     .grants
                     .iter()
-                    .any(|l| l.key == **k && l.worker == *worker && l.attempt == *attempt);
+                    .any(|l| l.key == **k && l.worker == *worker && l.attempt == attempt.get());
                 ensure!(
                     granted,
                     "{k} is leased to {worker} as attempt {attempt}, which was never granted"
@@ -1211,7 +1218,7 @@ impl Harness {
             ensure!(
                 row.result_json == rec.result_json
                     && row.worker == rec.worker
-                    && row.attempt == rec.attempt,
+                    && row.attempt.get() == rec.attempt,
                 "stored result {row:?} is not the accepted {rec:?}"
             );
         }

@@ -10,6 +10,8 @@ use sweep_shared::JobSpec;
 
 use sweep_coordinator::server::{connect_within, InProcess, ServerConfig};
 
+use crate::LocalError;
+
 #[derive(Debug, Serialize)]
 pub struct BenchResult {
     pub workers: usize,
@@ -22,10 +24,10 @@ pub struct BenchResult {
     pub report_p99_ms: f64,
 }
 
-pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
+pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, LocalError> {
     let dir = std::env::temp_dir().join(format!("sweep-bench-{}-{}", std::process::id(), workers));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir)?;
     let server = InProcess::start(ServerConfig {
         db: dir.join("state.db"),
         data_dir: dir.clone(),
@@ -45,8 +47,7 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
             sweep_toml: sweep,
             source: "bench".into(),
         })
-        .await
-        .map_err(|s| s.message().to_string())?;
+        .await?;
 
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -59,7 +60,7 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
     let mut lease_ms = Vec::new();
     let mut report_ms = Vec::new();
     for t in tasks {
-        let (l, r) = t.await.map_err(|e| e.to_string())??;
+        let (l, r) = t.await??;
         lease_ms.extend(l);
         report_ms.extend(r);
     }
@@ -68,11 +69,13 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
         .sweep_status(pb::SweepRef {
             name: "bench".into(),
         })
-        .await
-        .map_err(|s| s.message().to_string())?
+        .await?
         .into_inner();
     if status.done as usize != jobs {
-        return Err(format!("only {} of {jobs} jobs were done", status.done));
+        return Err(LocalError::Incomplete {
+            done: status.done,
+            jobs,
+        });
     }
     server.stop().await?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -90,7 +93,7 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, String> {
 
 /// Leases one job at a time and reports its (no-op) result until the queue
 /// stays empty. Returns the lease and report latencies in milliseconds.
-async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
+async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64>), LocalError> {
     // A thousand clients connecting at once can overflow the listen queue:
     // connect and register again until a deadline (a second registration
     // only creates another worker id). Leases are not retried, so a job is
@@ -107,10 +110,10 @@ async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64
             let id = c
                 .register(request)
                 .await
-                .map_err(|s| format!("register: {s}"))?
+                .map_err(LocalError::call("register"))?
                 .into_inner()
                 .worker_id;
-            Ok::<_, String>((c, id))
+            Ok::<_, LocalError>((c, id))
         };
         match attempt.await {
             Ok(ok) => break ok,
@@ -127,17 +130,16 @@ async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64
                 max_jobs: 1,
             })
             .await
-            .map_err(|s| format!("lease: {s}"))?
+            .map_err(LocalError::call("lease"))?
             .into_inner();
         leases.push(t.elapsed().as_secs_f64() * 1e3);
         let Some(lease) = reply.leases.into_iter().next() else {
             break;
         };
-        let spec: JobSpec = serde_json::from_str(&lease.spec_json).map_err(|e| e.to_string())?;
+        let spec: JobSpec = serde_json::from_str(&lease.spec_json)?;
         let result =
-            sweep_worker::noop::simulate(&spec, spec.noop.as_ref().expect("a no-op sweep"))
-                .map_err(|e| e.to_string())?;
-        let result_json = serde_json::to_string(&result).map_err(|e| e.to_string())?;
+            sweep_worker::noop::simulate(&spec, spec.noop.as_ref().expect("a no-op sweep"))?;
+        let result_json = serde_json::to_string(&result)?;
         let t = Instant::now();
         c.report_result(pb::ReportResultRequest {
             worker_id: id.clone(),
@@ -146,7 +148,7 @@ async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64
             result_json,
         })
         .await
-        .map_err(|s| format!("report: {s}"))?;
+        .map_err(LocalError::call("report"))?;
         reports.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok((leases, reports))

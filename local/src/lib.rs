@@ -8,6 +8,8 @@
 //! no-op job kind.
 
 pub mod bench;
+pub mod error;
 pub mod local_run;
 
+pub use error::LocalError;
 pub use local_run::{run_sweep, RunOptions};

@@ -15,6 +15,8 @@ use sweep_coordinator::report::live::{LiveReports, ReportDirs};
 use sweep_coordinator::server::{InProcess, ServerConfig};
 use sweep_coordinator::user;
 
+use crate::LocalError;
+
 pub struct RunOptions {
     pub sweep: PathBuf,
     pub workers: usize,
@@ -27,15 +29,14 @@ pub struct RunOptions {
 pub async fn run_sweep(
     opts: RunOptions,
     interrupted: impl std::future::Future<Output = ()>,
-) -> Result<(), String> {
-    let text = std::fs::read_to_string(&opts.sweep)
-        .map_err(|e| format!("{}: {e}", opts.sweep.display()))?;
+) -> Result<(), LocalError> {
+    let text = std::fs::read_to_string(&opts.sweep).map_err(LocalError::file(&opts.sweep))?;
     let name = user::sweep_name(&text, &opts.sweep.display().to_string())?;
     let out = opts
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(&name));
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(&out).map_err(LocalError::file(&out))?;
 
     let server = InProcess::start(ServerConfig {
         db: out.join("state.db"),
@@ -115,8 +116,7 @@ pub async fn run_sweep(
             )
         }
     })
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     match &report {
         Ok(w) => {
             eprintln!(
@@ -144,10 +144,7 @@ pub async fn run_sweep(
                 out.join("state.db").display()
             );
             if s.failed > 0 {
-                return Err(format!(
-                    "{} jobs failed; `sweep-local run` again retries them",
-                    s.failed
-                ));
+                return Err(LocalError::JobsFailed(s.failed));
             }
             Ok(())
         }
@@ -156,7 +153,7 @@ pub async fn run_sweep(
                 "interrupted: {n} results kept in {}; run the same command again to resume",
                 out.display()
             );
-            Err("interrupted".into())
+            Err(LocalError::Interrupted)
         }
     }
 }
@@ -166,7 +163,7 @@ async fn watch_progress(
     client: &mut pb::Client,
     name: &str,
     total: u32,
-) -> Result<pb::SweepStatusReply, String> {
+) -> Result<pb::SweepStatusReply, LocalError> {
     let bar = ProgressBar::new(u64::from(total)).with_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg} eta {eta}")
             .expect("static template")
@@ -176,15 +173,10 @@ async fn watch_progress(
         .watch_sweep(pb::SweepRef {
             name: name.to_string(),
         })
-        .await
-        .map_err(|s| s.message().to_string())?
+        .await?
         .into_inner();
     let mut last = None;
-    while let Some(s) = stream
-        .message()
-        .await
-        .map_err(|s| s.message().to_string())?
-    {
+    while let Some(s) = stream.message().await? {
         bar.set_position(u64::from(s.done + s.failed + s.cancelled));
         bar.set_message(format!(
             "done {} · running {} · failed {}",
@@ -193,5 +185,5 @@ async fn watch_progress(
         last = Some(s);
     }
     bar.finish_and_clear();
-    last.ok_or_else(|| "the coordinator closed the progress stream".to_string())
+    last.ok_or(LocalError::ProgressClosed)
 }

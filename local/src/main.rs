@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sweep_local::{bench, run_sweep, RunOptions};
+use sweep_local::{bench, run_sweep, LocalError, RunOptions};
 use sweep_shared::registry::default_data_dir;
 use sweep_shared::signal::stop_signal;
 
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn dispatch(command: Command) -> Result<(), String> {
+async fn dispatch(command: Command) -> Result<(), LocalError> {
     match command {
         Command::Run {
             sweep,

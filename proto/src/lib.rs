@@ -45,12 +45,12 @@ pub type Client = coordinator_client::CoordinatorClient<
 pub struct Token(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
 
 impl Token {
-    pub fn new(token: Option<&str>) -> Result<Token, String> {
+    pub fn new(token: Option<&str>) -> Result<Token, ConnectError> {
         token
             .map(|t| {
                 format!("Bearer {t}")
                     .parse()
-                    .map_err(|_| "the token must be printable ASCII".to_string())
+                    .map_err(|_| ConnectError::BadToken)
             })
             .transpose()
             .map(Token)
@@ -66,16 +66,40 @@ impl tonic::service::Interceptor for Token {
     }
 }
 
+/// Why a client could not be made or could not reach its coordinator.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("the token must be printable ASCII")]
+    BadToken,
+    /// `endpoint` is not a URI.
+    #[error("{endpoint}: {source}")]
+    BadEndpoint {
+        endpoint: String,
+        source: tonic::transport::Error,
+    },
+    #[error("cannot reach the coordinator at {endpoint}: {source}")]
+    Unreachable {
+        endpoint: String,
+        source: tonic::transport::Error,
+    },
+}
+
 /// Connects to a coordinator at `endpoint` (`http://host:port`).
-pub async fn connect(endpoint: &str, token: Option<&str>) -> Result<Client, String> {
+pub async fn connect(endpoint: &str, token: Option<&str>) -> Result<Client, ConnectError> {
     let token = Token::new(token)?;
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
-        .map_err(|e| format!("{endpoint}: {e}"))?
+        .map_err(|source| ConnectError::BadEndpoint {
+            endpoint: endpoint.to_string(),
+            source,
+        })?
         .connect_timeout(std::time::Duration::from_secs(5))
         .tcp_nodelay(true)
         .connect()
         .await
-        .map_err(|e| format!("cannot reach the coordinator at {endpoint}: {e}"))?;
+        .map_err(|source| ConnectError::Unreachable {
+            endpoint: endpoint.to_string(),
+            source,
+        })?;
     Ok(
         coordinator_client::CoordinatorClient::with_interceptor(channel, token)
             .max_decoding_message_size(64 * 1024 * 1024),

@@ -1,4 +1,5 @@
-//! Typed ids, so a job key is never passed where a worker id is meant.
+//! Typed ids, so a job key is never passed where a worker id is meant (nor
+//! a lease's fencing token where any number would do).
 //!
 //! Both sides of the wire use them; the field is private so that an id is
 //! only ever made from a string on purpose (`From`) and read as one
@@ -63,3 +64,43 @@ id!(
     /// A sweep, by its name.
     SweepName
 );
+
+/// A lease's fencing token: the attempt number the coordinator gave the
+/// lease when it granted it (the first lease of a job is attempt 1; 0 is
+/// never issued). A report or heartbeat names the lease it belongs to by
+/// it, so a stale lease is never mistaken for the current one.
+///
+/// Like the string ids, it is only made from a number on purpose (`new`,
+/// `From`) and read as one (`get`); the wire carries the bare number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LeaseToken(u32);
+
+impl LeaseToken {
+    pub const fn new(attempt: u32) -> Self {
+        LeaseToken(attempt)
+    }
+
+    /// The attempt number.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for LeaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl From<u32> for LeaseToken {
+    fn from(attempt: u32) -> Self {
+        LeaseToken(attempt)
+    }
+}
+
+impl From<LeaseToken> for u32 {
+    fn from(token: LeaseToken) -> u32 {
+        token.0
+    }
+}

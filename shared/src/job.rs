@@ -4,7 +4,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::{DatasetName, TrainSettings, UnknownName};
+use crate::{DatasetName, SettingsError, TrainSettings, UnknownName};
 
 /// What is trained: `f` and `g` jointly on the α-loss, or `f` alone with a
 /// global surrogate fitted afterwards (the "single-task" baseline).
@@ -85,15 +85,13 @@ pub struct NoopJob {
 
 impl JobSpec {
     /// Checks the combination, naming the offending field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         match (self.objective, self.alpha) {
-            (Objective::Mtl, None) => return Err("alpha: required for objective mtl".into()),
+            (Objective::Mtl, None) => return Err(SettingsError::AlphaMissing),
             (Objective::Mtl, Some(a)) if !(a > 0.0 && a < 1.0) => {
-                return Err(format!("alpha: {a} is outside (0, 1)"))
+                return Err(SettingsError::AlphaOutOfRange(a))
             }
-            (Objective::Stl, Some(_)) => {
-                return Err("alpha: objective stl trains f alone and takes no alpha".into())
-            }
+            (Objective::Stl, Some(_)) => return Err(SettingsError::AlphaNotTaken),
             _ => {}
         }
         self.settings.validate()
@@ -142,7 +140,10 @@ mod tests {
         assert!(spec(Objective::Mtl, Some(0.5)).validate().is_ok());
         assert!(spec(Objective::Stl, None).validate().is_ok());
         for bad in [0.0, 1.0, -0.1, f64::NAN] {
-            let err = spec(Objective::Mtl, Some(bad)).validate().unwrap_err();
+            let err = spec(Objective::Mtl, Some(bad))
+                .validate()
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("alpha:"), "{err}");
         }
         assert!(spec(Objective::Mtl, None).validate().is_err());

@@ -18,7 +18,7 @@ pub mod signal;
 pub use dataset::{DatasetName, Task, UnknownName};
 pub use job::{JobSpec, NoopJob, Objective};
 pub use metrics::{Explanation, JobResult, Metrics};
-pub use settings::TrainSettings;
+pub use settings::{SettingsError, TrainSettings};
 
 /// The version of the training code, part of every job key: results from
 /// another version of the science are not reused.

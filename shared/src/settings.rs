@@ -64,51 +64,67 @@ impl Default for TrainSettings {
     }
 }
 
+/// A job's settings or its combination of objective and α that are not
+/// valid; the message starts with the field it names.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{field}: must be a positive number, got {value}")]
+    NotPositive { field: &'static str, value: f64 },
+    #[error("{field}: must be in (0, 1), got {value}")]
+    NotInUnitInterval { field: &'static str, value: f64 },
+    #[error("{field}: must be at least {min}")]
+    TooSmall { field: &'static str, min: usize },
+    #[error("hidden: layer widths must be at least 1")]
+    EmptyLayer,
+    #[error("alpha: required for objective mtl")]
+    AlphaMissing,
+    #[error("alpha: {0} is outside (0, 1)")]
+    AlphaOutOfRange(f64),
+    #[error("alpha: objective stl trains f alone and takes no alpha")]
+    AlphaNotTaken,
+}
+
 impl TrainSettings {
     /// Checks every field, naming the first bad one.
-    pub fn validate(&self) -> Result<(), String> {
-        fn positive(name: &str, v: f64) -> Result<(), String> {
-            if v > 0.0 && v.is_finite() {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        fn positive(field: &'static str, value: f64) -> Result<(), SettingsError> {
+            if value > 0.0 && value.is_finite() {
                 Ok(())
             } else {
-                Err(format!("{name}: must be a positive number, got {v}"))
+                Err(SettingsError::NotPositive { field, value })
             }
         }
-        fn unit_open(name: &str, v: f64) -> Result<(), String> {
-            if v > 0.0 && v < 1.0 {
+        fn unit_open(field: &'static str, value: f64) -> Result<(), SettingsError> {
+            if value > 0.0 && value < 1.0 {
                 Ok(())
             } else {
-                Err(format!("{name}: must be in (0, 1), got {v}"))
+                Err(SettingsError::NotInUnitInterval { field, value })
             }
         }
-        fn at_least_one(name: &str, v: usize) -> Result<(), String> {
-            if v >= 1 {
+        fn at_least(field: &'static str, v: usize, min: usize) -> Result<(), SettingsError> {
+            if v >= min {
                 Ok(())
             } else {
-                Err(format!("{name}: must be at least 1"))
+                Err(SettingsError::TooSmall { field, min })
             }
         }
         if self.hidden.contains(&0) {
-            return Err("hidden: layer widths must be at least 1".into());
+            return Err(SettingsError::EmptyLayer);
         }
         positive("learning_rate", self.learning_rate)?;
         unit_open("beta1", self.beta1)?;
         unit_open("beta2", self.beta2)?;
         positive("epsilon", self.epsilon)?;
-        at_least_one("batch_size", self.batch_size)?;
-        at_least_one("max_epochs", self.max_epochs)?;
+        at_least("batch_size", self.batch_size, 1)?;
+        at_least("max_epochs", self.max_epochs, 1)?;
         unit_open("validation_fraction", self.validation_fraction)?;
         unit_open("lr_factor", self.lr_factor)?;
-        at_least_one("gnf_max_points", self.gnf_max_points)?;
-        if self.lime_samples < 2 {
-            return Err("lime_samples: must be at least 2".into());
-        }
+        at_least("gnf_max_points", self.gnf_max_points, 1)?;
+        at_least("lime_samples", self.lime_samples, 2)?;
         positive("lime_kernel_factor", self.lime_kernel_factor)?;
-        at_least_one("gnf_neighbours", self.gnf_neighbours)?;
+        at_least("gnf_neighbours", self.gnf_neighbours, 1)?;
         positive("gnf_sigma", self.gnf_sigma)?;
-        if self.synthetic_rows < 20 {
-            return Err("synthetic_rows: must be at least 20".into());
-        }
+        at_least("synthetic_rows", self.synthetic_rows, 20)?;
         Ok(())
     }
 }
@@ -135,11 +151,12 @@ mod tests {
         assert!(s
             .validate()
             .unwrap_err()
+            .to_string()
             .starts_with("validation_fraction:"));
         let s = TrainSettings {
             hidden: vec![8, 0],
             ..Default::default()
         };
-        assert!(s.validate().unwrap_err().starts_with("hidden:"));
+        assert!(s.validate().unwrap_err().to_string().starts_with("hidden:"));
     }
 }

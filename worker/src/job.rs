@@ -11,10 +11,13 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sweep_shared::{Explanation, JobResult, JobSpec, Metrics, Objective, Task, CODE_VERSION};
+use sweep_shared::{
+    Explanation, JobResult, JobSpec, Metrics, Objective, SettingsError, Task, CODE_VERSION,
+};
 
 use crate::data::{self, DataError, Dataset};
 use crate::lime::{gnf, Lime};
+use crate::linalg::NumericError;
 use crate::metrics;
 use crate::model::Model;
 use crate::{surrogate, train};
@@ -25,11 +28,16 @@ pub enum JobError {
     #[error("{0}")]
     Injected(String),
     #[error("invalid job: {0}")]
-    Invalid(String),
+    Invalid(#[from] SettingsError),
     #[error(transparent)]
     Data(#[from] DataError),
+    /// The STL surrogate or a LIME explanation could not be fitted.
     #[error("training failed: {0}")]
-    Numeric(String),
+    Numeric(#[from] NumericError),
+    #[error("training failed: the model's predictions are not finite")]
+    NotFinite,
+    #[error("training failed: cannot start the job's thread: {0}")]
+    Thread(#[from] rayon::ThreadPoolBuildError),
 }
 
 /// Independent random streams of one seed, so that changing how much one
@@ -50,7 +58,7 @@ fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
 
 /// Loads the job's dataset from `data_dir` and runs it.
 pub fn run_job(spec: &JobSpec, data_dir: &Path) -> Result<JobResult, JobError> {
-    spec.validate().map_err(JobError::Invalid)?;
+    spec.validate()?;
     if let Some(noop) = &spec.noop {
         return crate::noop::simulate(spec, noop);
     }
@@ -60,9 +68,8 @@ pub fn run_job(spec: &JobSpec, data_dir: &Path) -> Result<JobResult, JobError> {
 
 /// Runs a job on an already loaded dataset, single-threaded.
 pub fn run_on(spec: &JobSpec, dataset: &Dataset) -> Result<JobResult, JobError> {
-    spec.validate().map_err(JobError::Invalid)?;
-    let pool = crate::fpu::job_pool()
-        .map_err(|e| JobError::Numeric(format!("cannot start the job's thread: {e}")))?;
+    spec.validate()?;
+    let pool = crate::fpu::job_pool()?;
     pool.install(|| run_single_threaded(spec, dataset))
 }
 
@@ -90,8 +97,7 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
     if spec.objective == Objective::Stl {
         let started = Instant::now();
         let f_train = model.predict_f(&data.x_train);
-        let (coef, intercept) =
-            surrogate::fit(data.task, &data.x_train, &f_train).map_err(JobError::Numeric)?;
+        let (coef, intercept) = surrogate::fit(data.task, &data.x_train, &f_train)?;
         model.set_g(&coef, intercept);
         train_seconds += started.elapsed().as_secs_f64();
     }
@@ -100,9 +106,7 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
     let f_test = model.predict_f(&data.x_test);
     let g_test = model.predict_g(&data.x_test);
     if f_test.iter().chain(&g_test).any(|v| !v.is_finite()) {
-        return Err(JobError::Numeric(
-            "the model's predictions are not finite".into(),
-        ));
+        return Err(JobError::NotFinite);
     }
     let predict = |m: &crate::data::Matrix| model.predict_f(m);
     let lime = Lime::new(
@@ -119,8 +123,7 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         s,
         &mut rng(spec.seed, Stream::Neighbours),
         &predict,
-    )
-    .map_err(JobError::Numeric)?;
+    )?;
 
     let (mut mse, mut r2, mut accuracy, mut f1) = (None, None, None, None);
     match data.task {

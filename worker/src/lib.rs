@@ -21,3 +21,4 @@ pub mod surrogate;
 pub mod train;
 
 pub use job::{run_job, run_on, JobError};
+pub use linalg::NumericError;

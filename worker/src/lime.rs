@@ -13,7 +13,7 @@ use rand_distr::StandardNormal;
 use sweep_shared::TrainSettings;
 
 use crate::data::{FeatureGroup, Matrix};
-use crate::linalg::weighted_ridge;
+use crate::linalg::{weighted_ridge, NumericError};
 
 /// LIME's ridge penalty (scikit-learn's `Ridge(alpha=1)`).
 const RIDGE: f64 = 1.0;
@@ -132,7 +132,7 @@ impl<'a> Lime<'a> {
 
     /// The LIME explanation of `f` around `x` (with `fx = f(x)`): ridge
     /// coefficients over the design columns and an intercept.
-    pub fn explain(&self, x: &[f32], fx: f64) -> Result<(Vec<f64>, f64), String> {
+    pub fn explain(&self, x: &[f32], fx: f64) -> Result<(Vec<f64>, f64), NumericError> {
         let p = self.design_cols();
         let nc = self.continuous.len();
         let x_design: Vec<f64> = self
@@ -206,7 +206,7 @@ pub fn gnf(
     s: &TrainSettings,
     rng: &mut ChaCha8Rng,
     f: &dyn Fn(&Matrix) -> Vec<f32>,
-) -> Result<Gnf, String> {
+) -> Result<Gnf, NumericError> {
     let points: Vec<usize> = if x_test.rows <= s.gnf_max_points {
         (0..x_test.rows).collect()
     } else {

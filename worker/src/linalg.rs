@@ -1,10 +1,18 @@
 //! Small dense linear algebra in f64 for the surrogate and LIME fits
 //! (at most a few hundred unknowns, so nothing here needs a BLAS).
 
+/// Why a fit of the measuring (the STL surrogate, LIME) has no solution.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumericError {
+    /// Not positive-definite even with the largest diagonal jitter.
+    #[error("the system is singular")]
+    Singular,
+}
+
 /// Solves `A x = b` for a symmetric positive-definite `A` (row-major n×n)
 /// by Cholesky; `b` is overwritten with `x`. A relative jitter is added to
 /// the diagonal when `A` is only semi-definite (collinear one-hot columns).
-pub fn solve_spd(a: &[f64], b: &mut [f64]) -> Result<(), String> {
+pub fn solve_spd(a: &[f64], b: &mut [f64]) -> Result<(), NumericError> {
     let n = b.len();
     assert_eq!(a.len(), n * n);
     let scale = (0..n)
@@ -21,7 +29,7 @@ pub fn solve_spd(a: &[f64], b: &mut [f64]) -> Result<(), String> {
             return Ok(());
         }
     }
-    Err("the system is singular".into())
+    Err(NumericError::Singular)
 }
 
 fn cholesky(a: &mut [f64], n: usize) -> bool {
@@ -74,7 +82,7 @@ pub fn weighted_ridge<'a>(
     w: &[f64],
     ridge: f64,
     p: usize,
-) -> Result<(Vec<f64>, f64), String> {
+) -> Result<(Vec<f64>, f64), NumericError> {
     let sw: f64 = w.iter().sum();
     let mut xm = vec![0.0; p];
     let mut ym = 0.0;

@@ -127,13 +127,11 @@ struct BenchArgs {
     task: Task,
 }
 
-fn parse_task(s: &str) -> Result<Task, String> {
+fn parse_task(s: &str) -> anyhow::Result<Task> {
     match s {
         "regression" => Ok(Task::Regression),
         "classification" => Ok(Task::Classification),
-        _ => Err(format!(
-            "unknown task `{s}`; expected regression or classification"
-        )),
+        _ => anyhow::bail!("unknown task `{s}`; expected regression or classification"),
     }
 }
 
@@ -146,14 +144,16 @@ fn main() -> ExitCode {
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(e) => {
+            // The outermost message only: the text the commands gave when
+            // their errors were strings.
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train(args),
         Command::Fetch(args) => {
@@ -169,7 +169,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 Some(url) => fetch::FetchFrom::Mirror(url),
                 None => fetch::FetchFrom::Origin,
             };
-            for outcome in fetch::fetch(&datasets, &args.dest, &from).map_err(|e| e.to_string())? {
+            for outcome in fetch::fetch(&datasets, &args.dest, &from)? {
                 match outcome {
                     fetch::Fetched::Downloaded(p) => {
                         eprintln!("downloaded and verified {}", p.display())
@@ -184,7 +184,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Join(args) => join(args),
         Command::BenchStep(args) => {
             if args.inputs == 0 || args.batch == 0 || args.hidden.contains(&0) {
-                return Err("--inputs, --batch and every --hidden width must be at least 1".into());
+                anyhow::bail!("--inputs, --batch and every --hidden width must be at least 1");
             }
             let result = sweep_worker::bench::bench_step(
                 args.inputs,
@@ -199,11 +199,11 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn join(args: JoinArgs) -> Result<(), String> {
+fn join(args: JoinArgs) -> anyhow::Result<()> {
     let token = match &args.token_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
                 .trim()
                 .to_string(),
         ),
@@ -228,7 +228,7 @@ fn join(args: JoinArgs) -> Result<(), String> {
         cache_dir: args.cache_dir.unwrap_or_else(agent::default_cache_dir),
         idle_poll: std::time::Duration::from_millis(200),
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         // The first SIGTERM or Ctrl-C drains; a second hands leases back.
         let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
@@ -245,12 +245,12 @@ fn join(args: JoinArgs) -> Result<(), String> {
         agent::join(config, async { first_rx.await.unwrap_or(()) }, async {
             second_rx.await.unwrap_or(())
         })
-        .await
-        .map_err(|e| e.to_string())
+        .await?;
+        Ok(())
     })
 }
 
-fn train(args: TrainArgs) -> Result<(), String> {
+fn train(args: TrainArgs) -> anyhow::Result<()> {
     let settings = TrainSettings {
         hidden: args.hidden,
         max_epochs: args.max_epochs,
@@ -276,7 +276,7 @@ fn train(args: TrainArgs) -> Result<(), String> {
         run: None,
     };
     let data_dir = args.data_dir.unwrap_or_else(data::default_data_dir);
-    let result = sweep_worker::run_job(&spec, &data_dir).map_err(|e| e.to_string())?;
+    let result = sweep_worker::run_job(&spec, &data_dir)?;
     eprintln!("{}", summary(&result));
     println!("{}", serde_json::to_string(&result).expect("serialisable"));
     Ok(())

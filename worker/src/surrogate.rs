@@ -6,13 +6,13 @@
 use sweep_shared::Task;
 
 use crate::data::Matrix;
-use crate::linalg::{solve_spd, weighted_ridge};
+use crate::linalg::{solve_spd, weighted_ridge, NumericError};
 
 /// A vanishing penalty that only picks one solution when one-hot columns
 /// are collinear with the intercept; predictions are unaffected.
 const TIE_BREAK: f64 = 1e-9;
 
-pub fn fit(task: Task, x: &Matrix, f: &[f32]) -> Result<(Vec<f64>, f64), String> {
+pub fn fit(task: Task, x: &Matrix, f: &[f32]) -> Result<(Vec<f64>, f64), NumericError> {
     let rows: Vec<f64> = x.data.iter().map(|&v| f64::from(v)).collect();
     let target: Vec<f64> = f.iter().map(|&v| f64::from(v)).collect();
     match task {
@@ -35,7 +35,7 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 /// Minimises `Σ −[t ln σ(z) + (1 − t) ln(1 − σ(z))]`, `z = b + x·w`, by Newton steps.
-fn logistic_soft(rows: &[f64], d: usize, t: &[f64]) -> Result<(Vec<f64>, f64), String> {
+fn logistic_soft(rows: &[f64], d: usize, t: &[f64]) -> Result<(Vec<f64>, f64), NumericError> {
     let p = d + 1; // intercept first
     let n = t.len();
     let mut beta = vec![0.0; p];

@@ -170,5 +170,6 @@ fn the_housing_file_is_taken_out_of_its_archive() {
     );
     assert!(untar_member(&tgz, "missing")
         .unwrap_err()
+        .to_string()
         .contains("no member `missing`"));
 }

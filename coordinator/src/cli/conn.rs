@@ -22,9 +22,7 @@ impl Conn {
             .clone()
             .or_else(|| std::env::var("SWEEP_COORDINATOR").ok())
             .unwrap_or_else(|| "http://127.0.0.1:7070".into());
-        pb::connect(&endpoint, token(&self.token_file)?.as_deref())
-            .await
-            .map_err(anyhow::Error::msg)
+        Ok(pb::connect(&endpoint, token(&self.token_file)?.as_deref()).await?)
     }
 }
 

@@ -70,7 +70,7 @@ pub async fn schedule(action: ScheduleAction, conn: &Conn) -> anyhow::Result<Exi
         ScheduleAction::Add(a) => {
             let req = pb::AddScheduleRequest {
                 name: a.name,
-                sweep_toml: client::read_sweep(&a.sweep).map_err(anyhow::Error::msg)?,
+                sweep_toml: client::read_sweep(&a.sweep)?,
                 source: a.sweep.display().to_string(),
                 cron: a.cron,
                 tz: a.tz,
@@ -81,7 +81,7 @@ pub async fn schedule(action: ScheduleAction, conn: &Conn) -> anyhow::Result<Exi
                 webhook: a.webhook.unwrap_or_default(),
                 paused: a.paused,
             };
-            client::add(&mut c, req).await.map_err(anyhow::Error::msg)?
+            client::add(&mut c, req).await?
         }
         ScheduleAction::List => {
             let all = c

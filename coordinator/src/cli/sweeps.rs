@@ -10,9 +10,7 @@ use sweep_proto as pb;
 use super::conn::{status as rpc, Conn};
 
 pub async fn submit(sweep: &Path, conn: &Conn) -> anyhow::Result<ExitCode> {
-    let r = user::submit(&mut conn.connect().await?, sweep)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let r = user::submit(&mut conn.connect().await?, sweep).await?;
     println!(
         "sweep {}: {} jobs, {} already done, {} to run",
         r.name, r.jobs, r.already_done, r.to_run
@@ -79,9 +77,7 @@ pub async fn list(conn: &Conn) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn results(name: &str, out: &Path, conn: &Conn) -> anyhow::Result<ExitCode> {
-    let n = user::export_results(&mut conn.connect().await?, name, out)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let n = user::export_results(&mut conn.connect().await?, name, out).await?;
     println!("{n} results written to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

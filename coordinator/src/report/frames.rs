@@ -144,7 +144,7 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
         ),
         Column::new(
             "attempt".into(),
-            rows.iter().map(|r| r.attempt).collect::<Vec<u32>>(),
+            rows.iter().map(|r| r.attempt.get()).collect::<Vec<u32>>(),
         ),
         Column::new(
             "finished_ms".into(),

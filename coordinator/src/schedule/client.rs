@@ -6,6 +6,7 @@ use std::path::Path;
 use sweep_proto as pb;
 
 use super::at_ms;
+use crate::user::ClientError;
 
 fn time(ms: i64) -> String {
     if ms == 0 {
@@ -15,17 +16,16 @@ fn time(ms: i64) -> String {
     }
 }
 
-fn status(s: tonic::Status) -> String {
-    s.message().to_string()
-}
-
 /// Reads the sweep file whose content the schedule freezes.
-pub fn read_sweep(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+pub fn read_sweep(path: &Path) -> Result<String, ClientError> {
+    std::fs::read_to_string(path).map_err(ClientError::file(path))
 }
 
-pub async fn add(client: &mut pb::Client, req: pb::AddScheduleRequest) -> Result<String, String> {
-    let s = client.add_schedule(req).await.map_err(status)?.into_inner();
+pub async fn add(
+    client: &mut pb::Client,
+    req: pb::AddScheduleRequest,
+) -> Result<String, ClientError> {
+    let s = client.add_schedule(req).await?.into_inner();
     Ok(format!("added {}", describe(&s)))
 }
 

@@ -35,7 +35,7 @@ impl Schedules {
                         }
                         Ok(o) => o,
                         Err(e) => {
-                            run.detail = e;
+                            run.detail = e.to_string();
                             Outcome::Failed
                         }
                     }
@@ -70,15 +70,14 @@ impl Schedules {
     }
 
     /// Writes the run's report and compares it with its baseline.
-    async fn conclude(&self, run: &mut Run) -> Result<Outcome, String> {
-        let schedule = self.store().get(&run.schedule).map_err(|e| e.to_string())?;
+    async fn conclude(&self, run: &mut Run) -> Result<Outcome, CoordinatorError> {
+        let schedule = self.store().get(&run.schedule)?;
         let baseline = match schedule.as_ref().map(|s| &s.baseline) {
             None | Some(Baseline::None) => None,
             Some(Baseline::Sweep(name)) => Some(name.clone()),
             Some(Baseline::Previous) => self
                 .store()
-                .runs(&run.schedule)
-                .map_err(|e| e.to_string())?
+                .runs(&run.schedule)?
                 .into_iter()
                 .rfind(|r| r.seq < run.seq && r.outcome.finished())
                 .map(|r| r.sweep),
@@ -116,9 +115,7 @@ impl Schedules {
                     })
                     .collect())
             })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .await??;
         let outcome = if flagged.is_empty() {
             Outcome::Pass
         } else {

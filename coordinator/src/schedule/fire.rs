@@ -117,14 +117,11 @@ impl Schedules {
     }
 
     async fn submit(&self, s: &Schedule, sweep: &str) -> Result<u32, CoordinatorError> {
-        let plan = sweep_file::parse(&s.sweep_toml, &s.source)
-            .map_err(CoordinatorError::InvalidSweep)?
-            .scheduled_run(sweep);
+        let plan = sweep_file::parse(&s.sweep_toml, &s.source)?.scheduled_run(sweep);
         let data_dir = self.config.data_dir.clone();
         let (sweep, jobs) = tokio::task::spawn_blocking(move || plan.expand(&data_dir))
             .await
-            .map_err(|e| CoordinatorError::BadRequest(e.to_string()))?
-            .map_err(CoordinatorError::InvalidSweep)?;
+            .map_err(|e| CoordinatorError::BadRequest(e.to_string()))??;
         Ok(self.core.submit(sweep, jobs).await?.jobs)
     }
 

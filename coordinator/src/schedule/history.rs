@@ -6,16 +6,20 @@ use std::path::{Path, PathBuf};
 
 use super::schedules::Schedules;
 use super::{Run, Schedule};
+use crate::error::CoordinatorError;
 use crate::report::{self, plots};
 
 impl Schedules {
     /// Plots the schedule's metric over its finished runs into the run's
     /// report directory.
-    pub(super) async fn history_plot(&self, s: &Schedule, upto: &Run) -> Result<(), String> {
+    pub(super) async fn history_plot(
+        &self,
+        s: &Schedule,
+        upto: &Run,
+    ) -> Result<(), CoordinatorError> {
         let runs: Vec<Run> = self
             .store()
-            .runs(&s.name)
-            .map_err(|e| e.to_string())?
+            .runs(&s.name)?
             .into_iter()
             .filter(|r| r.seq <= upto.seq && (r.outcome.finished() || r.seq == upto.seq))
             .collect();
@@ -24,10 +28,7 @@ impl Schedules {
             s.metric.clone(),
             PathBuf::from(&upto.report_dir).join(format!("history-{}", s.metric)),
         );
-        tokio::task::spawn_blocking(move || plot_runs(&db, &metric, &stem, &runs))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+        Ok(tokio::task::spawn_blocking(move || plot_runs(&db, &metric, &stem, &runs)).await??)
     }
 }
 

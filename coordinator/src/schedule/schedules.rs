@@ -81,7 +81,7 @@ impl Schedules {
     pub async fn add(&self, new: NewSchedule) -> Result<Schedule, CoordinatorError> {
         check_name(&new.name)?;
         When::parse(&new.cron, &new.tz)?;
-        sweep_file::parse(&new.sweep_toml, &new.source).map_err(CoordinatorError::InvalidSweep)?;
+        sweep_file::parse(&new.sweep_toml, &new.source)?;
         check_metric(&new.metric)?;
         let baseline = Baseline::parse(&new.baseline)?;
         if let Baseline::Sweep(name) = &baseline {

@@ -23,7 +23,7 @@ use tonic::{Request, Response, Status};
 
 use crate::core::Core;
 use crate::error::CoordinatorError;
-use crate::ids::{JobKey, SweepName, WorkerId};
+use crate::ids::{JobKey, LeaseToken, SweepName, WorkerId};
 use crate::schedule::schedules::Schedules;
 use crate::sweep_file;
 pub use status::status_reply;
@@ -82,9 +82,10 @@ impl Service {
     }
 }
 
-fn leases(refs: Vec<pb::LeaseRef>) -> Vec<(JobKey, u32)> {
+/// The leases a request names; the wire's attempt number is their token.
+fn leases(refs: Vec<pb::LeaseRef>) -> Vec<(JobKey, LeaseToken)> {
     refs.into_iter()
-        .map(|l| (JobKey::from(l.job_key), l.attempt))
+        .map(|l| (JobKey::from(l.job_key), LeaseToken::new(l.attempt)))
         .collect()
 }
 
@@ -121,7 +122,7 @@ impl pb::coordinator_server::Coordinator for Service {
             .into_iter()
             .map(|g| pb::Lease {
                 job_key: g.key.into_string(),
-                attempt: g.attempt,
+                attempt: g.attempt.get(),
                 spec_json: g.spec_json,
                 lease_timeout_ms: g.lease_timeout.as_millis() as u64,
                 files: g
@@ -151,7 +152,7 @@ impl pb::coordinator_server::Coordinator for Service {
             .into_iter()
             .map(|(k, a)| pb::LeaseRef {
                 job_key: k.into_string(),
-                attempt: a,
+                attempt: a.get(),
             })
             .collect();
         Ok(Response::new(pb::HeartbeatReply { lost }))
@@ -172,7 +173,7 @@ impl pb::coordinator_server::Coordinator for Service {
             .report_result(
                 WorkerId::from(req.worker_id),
                 JobKey::from(req.job_key),
-                req.attempt,
+                LeaseToken::new(req.attempt),
                 req.result_json,
             )
             .await?;
@@ -189,7 +190,7 @@ impl pb::coordinator_server::Coordinator for Service {
             .report_failure(
                 WorkerId::from(req.worker_id),
                 JobKey::from(req.job_key),
-                req.attempt,
+                LeaseToken::new(req.attempt),
                 req.error,
             )
             .await?;
@@ -246,8 +247,7 @@ impl pb::coordinator_server::Coordinator for Service {
         } else {
             &req.source
         };
-        let plan =
-            sweep_file::parse(&req.sweep_toml, source).map_err(CoordinatorError::InvalidSweep)?;
+        let plan = sweep_file::parse(&req.sweep_toml, source).map_err(CoordinatorError::from)?;
         let data_dir = self.data_dir.clone();
         let (sweep, jobs) = tokio::task::spawn_blocking(move || plan.expand(&data_dir))
             .await
@@ -317,7 +317,7 @@ impl pb::coordinator_server::Coordinator for Service {
                     job_key: r.key.into_string(),
                     result_json: r.result_json,
                     worker_id: r.worker.into_string(),
-                    attempt: r.attempt,
+                    attempt: r.attempt.get(),
                     finished_ms: r.finished_ms,
                 })
             })

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{Granted, JobState, State, StateError, Write};
-use crate::ids::{JobKey, WorkerId};
+use crate::ids::{JobKey, LeaseToken, WorkerId};
 
 impl State {
     pub fn register(&mut self, id: WorkerId, name: String) -> Vec<Write> {
@@ -41,15 +41,16 @@ impl State {
                 continue; // a stale queue entry
             }
             job.attempts += 1;
+            let attempt = LeaseToken::new(job.attempts);
             job.state = JobState::Leased {
                 worker: worker.clone(),
-                attempt: job.attempts,
+                attempt,
                 deadline: now + job.lease_timeout,
             };
             self.leased.insert(key.clone());
             granted.push(Granted {
                 key: key.clone(),
-                attempt: job.attempts,
+                attempt,
                 spec_json: job.spec_json.clone(),
                 files: job.files.clone(),
                 lease_timeout: job.lease_timeout,
@@ -63,9 +64,9 @@ impl State {
     pub fn heartbeat(
         &mut self,
         worker: &WorkerId,
-        leases: &[(JobKey, u32)],
+        leases: &[(JobKey, LeaseToken)],
         now: Instant,
-    ) -> Result<Vec<(JobKey, u32)>, StateError> {
+    ) -> Result<Vec<(JobKey, LeaseToken)>, StateError> {
         self.known(worker)?;
         let mut lost = Vec::new();
         for (key, attempt) in leases {
@@ -91,7 +92,11 @@ impl State {
     }
 
     /// The worker leaves, handing back unfinished leases (not counted as attempts).
-    pub fn deregister(&mut self, worker: &WorkerId, hand_back: &[(JobKey, u32)]) -> Vec<Write> {
+    pub fn deregister(
+        &mut self,
+        worker: &WorkerId,
+        hand_back: &[(JobKey, LeaseToken)],
+    ) -> Vec<Write> {
         let mut writes = Vec::new();
         for (key, attempt) in hand_back {
             let held = matches!(

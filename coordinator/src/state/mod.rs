@@ -32,14 +32,14 @@ mod tests;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::ids::{JobKey, SweepName, WorkerId};
+use crate::ids::{JobKey, LeaseToken, SweepName, WorkerId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobState {
     Queued,
     Leased {
         worker: WorkerId,
-        attempt: u32,
+        attempt: LeaseToken,
         deadline: Instant,
     },
     Done,
@@ -133,7 +133,7 @@ pub enum Write {
         key: JobKey,
         result_json: String,
         worker: WorkerId,
-        attempt: u32,
+        attempt: LeaseToken,
     },
     Worker {
         id: WorkerId,
@@ -156,7 +156,7 @@ pub struct Counts {
 #[derive(Debug, Clone)]
 pub struct Granted {
     pub key: JobKey,
-    pub attempt: u32,
+    pub attempt: LeaseToken,
     pub spec_json: String,
     pub files: Vec<NeededFile>,
     pub lease_timeout: Duration,

@@ -1,7 +1,7 @@
 //! What workers report: a job's result, or the failure of its lease.
 
 use super::{JobState, State, Write};
-use crate::ids::{JobKey, WorkerId};
+use crate::ids::{JobKey, LeaseToken, WorkerId};
 
 impl State {
     /// Records a result unless the job already has one. Returns whether it
@@ -16,16 +16,17 @@ impl State {
         &mut self,
         worker: &WorkerId,
         key: &JobKey,
-        attempt: u32,
+        attempt: LeaseToken,
         result_json: String,
     ) -> (bool, Vec<Write>) {
         let Some(job) = self.jobs.get_mut(key) else {
             return (false, vec![]);
         };
-        if job.state == JobState::Done || attempt == 0 {
+        // Attempt 0 is never issued: no lease of this coordinator's.
+        if job.state == JobState::Done || attempt.get() == 0 {
             return (false, vec![]);
         }
-        job.attempts = job.attempts.max(attempt);
+        job.attempts = job.attempts.max(attempt.get());
         let was_queued = job.state == JobState::Queued;
         job.state = JobState::Done;
         self.leased.remove(key);
@@ -53,7 +54,7 @@ impl State {
         &mut self,
         worker: &WorkerId,
         key: &JobKey,
-        attempt: u32,
+        attempt: LeaseToken,
         error: String,
     ) -> (bool, Vec<Write>) {
         let current = matches!(

@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// The token of lease attempt `n`.
+fn t(n: u32) -> LeaseToken {
+    LeaseToken::new(n)
+}
+
 fn job(key: &str, retry_limit: u32) -> Job {
     Job {
         key: key.into(),
@@ -41,9 +46,9 @@ fn a_sweep_finishes_when_every_job_has_one_result() {
     let now = Instant::now();
     let (granted, _) = s.lease(&w1, 10, now).unwrap();
     assert_eq!(granted.len(), 2);
-    assert!(s.report_result(&w1, &"a".into(), 1, "{}".into()).0);
+    assert!(s.report_result(&w1, &"a".into(), t(1), "{}".into()).0);
     assert_eq!(s.counts(&"s".into()).unwrap().0, SweepState::Running);
-    assert!(s.report_result(&w1, &"b".into(), 1, "{}".into()).0);
+    assert!(s.report_result(&w1, &"b".into(), t(1), "{}".into()).0);
     assert_eq!(
         s.counts(&"s".into()).unwrap(),
         (
@@ -56,7 +61,7 @@ fn a_sweep_finishes_when_every_job_has_one_result() {
         )
     );
     // A duplicate report is acknowledged and ignored.
-    let (accepted, writes) = s.report_result(&w1, &"a".into(), 1, "{}".into());
+    let (accepted, writes) = s.report_result(&w1, &"a".into(), t(1), "{}".into());
     assert!(!accepted && writes.is_empty());
 }
 
@@ -67,7 +72,7 @@ fn an_expired_lease_is_leased_again_with_a_new_token_and_the_late_result_ignored
     s.lease(&w1, 1, now).unwrap();
     // Renewed in time: still held.
     assert!(s
-        .heartbeat(&w1, &[("a".into(), 1)], now + Duration::from_secs(9))
+        .heartbeat(&w1, &[("a".into(), t(1))], now + Duration::from_secs(9))
         .unwrap()
         .is_empty());
     assert!(s.expire(now + Duration::from_secs(15)).is_empty());
@@ -75,13 +80,16 @@ fn an_expired_lease_is_leased_again_with_a_new_token_and_the_late_result_ignored
     assert_eq!(s.expire(now + Duration::from_secs(20)).len(), 1);
     // Re-queued jobs go to the back, behind b.
     let (granted, _) = s.lease(&w2, 2, now + Duration::from_secs(20)).unwrap();
-    assert_eq!((granted[1].key.as_str(), granted[1].attempt), ("a", 2));
     assert_eq!(
-        s.heartbeat(&w1, &[("a".into(), 1)], now).unwrap(),
-        vec![("a".into(), 1)]
+        (granted[1].key.as_str(), granted[1].attempt.get()),
+        ("a", 2)
     );
-    assert!(s.report_result(&w2, &"a".into(), 2, "{}".into()).0);
-    assert!(!s.report_result(&w1, &"a".into(), 1, "{}".into()).0);
+    assert_eq!(
+        s.heartbeat(&w1, &[("a".into(), t(1))], now).unwrap(),
+        vec![("a".into(), t(1))]
+    );
+    assert!(s.report_result(&w2, &"a".into(), t(2), "{}".into()).0);
+    assert!(!s.report_result(&w1, &"a".into(), t(1), "{}".into()).0);
 }
 
 #[test]
@@ -89,7 +97,7 @@ fn a_result_from_a_lease_lost_in_a_crash_is_taken() {
     // The lease of attempt 1 never reached the store: after the
     // restart, the job is queued with no attempts.
     let (mut s, w1, w2) = setup(3);
-    assert!(s.report_result(&w1, &"a".into(), 1, "{}".into()).0);
+    assert!(s.report_result(&w1, &"a".into(), t(1), "{}".into()).0);
     // The job is done: it is not leased again, and the attempt stands.
     let (granted, _) = s.lease(&w2, 10, Instant::now()).unwrap();
     assert!(granted.iter().all(|g| g.key.as_str() != "a"));
@@ -103,11 +111,11 @@ fn failures_retry_up_to_the_limit_then_keep_the_error() {
     for attempt in 1..=2 {
         let (granted, _) = s.lease(&w1, 1, now).unwrap();
         assert_eq!(
-            (granted[0].key.as_str(), granted[0].attempt),
+            (granted[0].key.as_str(), granted[0].attempt.get()),
             ("a", attempt)
         );
         assert!(
-            s.report_failure(&w1, &"a".into(), attempt, format!("boom {attempt}"))
+            s.report_failure(&w1, &"a".into(), t(attempt), format!("boom {attempt}"))
                 .0
         );
         // The other job is queued behind; take it out of the way once.
@@ -123,7 +131,7 @@ fn failures_retry_up_to_the_limit_then_keep_the_error() {
         }
     );
     // A stale failure report changes nothing.
-    assert!(!s.report_failure(&w1, &"b".into(), 7, "late".into()).0);
+    assert!(!s.report_failure(&w1, &"b".into(), t(7), "late".into()).0);
 }
 
 #[test]
@@ -131,14 +139,14 @@ fn handed_back_leases_do_not_count_as_attempts() {
     let (mut s, w1, w2) = setup(1);
     let now = Instant::now();
     s.lease(&w1, 1, now).unwrap();
-    s.deregister(&w1, &[("a".into(), 1)]);
+    s.deregister(&w1, &[("a".into(), t(1))]);
     assert!(matches!(
         s.lease(&w1, 1, now),
         Err(StateError::UnknownWorker(_))
     ));
     let (granted, _) = s.lease(&w2, 2, now).unwrap();
     let a = granted.iter().find(|g| g.key.as_str() == "a").unwrap();
-    assert_eq!(a.attempt, 1, "the hand-back gave the attempt back");
+    assert_eq!(a.attempt.get(), 1, "the hand-back gave the attempt back");
 }
 
 #[test]
@@ -146,8 +154,8 @@ fn resubmission_runs_only_what_has_no_result() {
     let (mut s, w1, _) = setup(3);
     let now = Instant::now();
     s.lease(&w1, 2, now).unwrap();
-    s.report_result(&w1, &"a".into(), 1, "{}".into());
-    s.report_result(&w1, &"b".into(), 1, "{}".into());
+    s.report_result(&w1, &"a".into(), t(1), "{}".into());
+    s.report_result(&w1, &"b".into(), t(1), "{}".into());
     let (out, _) = s.submit(sweep("s", &["a", "b"]), vec![job("a", 3), job("b", 3)]);
     assert_eq!(
         out,
@@ -201,7 +209,7 @@ fn a_rebuilt_state_keeps_leases_with_fresh_deadlines_and_the_queue() {
     let later = now + Duration::from_secs(100);
     let mut r = State::rebuild(jobs, sweeps, vec![(w1.clone(), "one".into())], later);
     assert!(r
-        .heartbeat(&w1, &[("a".into(), 1)], later)
+        .heartbeat(&w1, &[("a".into(), t(1))], later)
         .unwrap()
         .is_empty());
     assert!(r.expire(later + Duration::from_secs(5)).is_empty());

@@ -23,7 +23,7 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>) {
                 .iter()
                 .map(|(k, h)| pb::LeaseRef {
                     job_key: k.to_string(),
-                    attempt: h.attempt,
+                    attempt: h.attempt.get(),
                 })
                 .collect();
             (

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sweep_proto as pb;
-use sweep_shared::ids::{JobKey, WorkerId};
+use sweep_shared::ids::{JobKey, LeaseToken, WorkerId};
 use sweep_shared::DatasetName;
 use tokio::task::JoinSet;
 
@@ -53,7 +53,7 @@ pub struct AgentConfig {
 /// A lease this worker holds.
 #[derive(Debug, Clone)]
 struct Held {
-    attempt: u32,
+    attempt: LeaseToken,
     timeout: Duration,
 }
 
@@ -73,7 +73,7 @@ struct Shared {
 /// A job whose training (or failure) is over, to be reported.
 struct Finished {
     key: JobKey,
-    attempt: u32,
+    attempt: LeaseToken,
     outcome: Result<String, AgentError>,
 }
 
@@ -125,7 +125,7 @@ pub async fn join(
                             let outcome = execute::prepare_and_run(&shared, &lease).await;
                             Finished {
                                 key: JobKey::from(lease.job_key),
-                                attempt: lease.attempt,
+                                attempt: LeaseToken::new(lease.attempt),
                                 outcome,
                             }
                         });
@@ -171,7 +171,7 @@ pub async fn join(
                     .unwrap()
                     .iter()
                     .filter(|(k, _)| !reporting.contains(k))
-                    .map(|(k, h)| pb::LeaseRef { job_key: k.to_string(), attempt: h.attempt })
+                    .map(|(k, h)| pb::LeaseRef { job_key: k.to_string(), attempt: h.attempt.get() })
                     .collect();
                 break;
             }
@@ -200,7 +200,7 @@ async fn lease(shared: &Shared, max: usize) -> Result<Vec<pb::Lease>, tonic::Sta
         held.insert(
             JobKey::from(l.job_key.as_str()),
             Held {
-                attempt: l.attempt,
+                attempt: LeaseToken::new(l.attempt),
                 timeout: Duration::from_millis(l.lease_timeout_ms),
             },
         );

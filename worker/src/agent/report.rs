@@ -23,7 +23,7 @@ pub(super) async fn report(shared: Arc<Shared>, done: Finished) {
                     c.report_result(pb::ReportResultRequest {
                         worker_id,
                         job_key,
-                        attempt,
+                        attempt: attempt.get(),
                         result_json,
                     })
                     .await
@@ -41,7 +41,7 @@ pub(super) async fn report(shared: Arc<Shared>, done: Finished) {
                     c.report_failure(pb::ReportFailureRequest {
                         worker_id,
                         job_key,
-                        attempt,
+                        attempt: attempt.get(),
                         error,
                     })
                     .await
@@ -52,9 +52,9 @@ pub(super) async fn report(shared: Arc<Shared>, done: Finished) {
     };
     match reply {
         Ok(reply) if !reply.get_ref().accepted => {
-            tracing::info!(job = %key, attempt, "report not needed: the job was already done")
+            tracing::info!(job = %key, %attempt, "report not needed: the job was already done")
         }
-        Ok(_) => tracing::debug!(job = %key, attempt, "reported"),
+        Ok(_) => tracing::debug!(job = %key, %attempt, "reported"),
         Err(e) => tracing::error!(job = %key, error = %e, "could not report"),
     }
     shared.held.lock().unwrap().remove(&key);

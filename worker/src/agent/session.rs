@@ -20,7 +20,7 @@ pub(super) async fn register(shared: &Shared) -> Result<(), AgentError> {
         let attempt = async {
             let mut client = pb::connect(&c.endpoint, c.token.as_deref())
                 .await
-                .map_err(|e| (None, e))?;
+                .map_err(|e| (None, e.to_string()))?;
             let reply = client
                 .register(pb::RegisterRequest {
                     protocol_version: pb::PROTOCOL_VERSION,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use sweep_shared::DatasetName;
 
-use super::{sha256_hex, DataError};
+use super::{sha256_hex, ContentError, DataError};
 use sweep_shared::registry::read_verified;
 use sweep_shared::registry::{self as files, DataFile, Origin};
 
@@ -55,16 +55,16 @@ pub fn fetch(
                     Origin::Plain { url } => download(&agent, url)?,
                     Origin::TarGz { url, member } => {
                         let archive = download(&agent, url)?;
-                        untar_member(&archive, member).map_err(|message| DataError::Download {
+                        untar_member(&archive, member).map_err(|source| DataError::Unpack {
                             url: url.to_string(),
-                            message,
+                            source,
                         })?
                     }
                     Origin::ArffToCsv { url } => {
                         let arff = download(&agent, url)?;
-                        arff_to_csv(&arff).map_err(|message| DataError::Download {
+                        arff_to_csv(&arff).map_err(|source| DataError::Unpack {
                             url: url.to_string(),
-                            message,
+                            source,
                         })?
                     }
                 },
@@ -134,33 +134,30 @@ fn write_verified(target: &Path, file: &DataFile, bytes: &[u8]) -> Result<(), Da
 }
 
 /// Extracts one member of a `.tgz` archive.
-pub fn untar_member(archive: &[u8], member: &str) -> Result<Vec<u8>, String> {
+pub fn untar_member(archive: &[u8], member: &str) -> Result<Vec<u8>, ContentError> {
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
-    for entry in tar
-        .entries()
-        .map_err(|e| format!("not a tar.gz archive: {e}"))?
-    {
-        let mut entry = entry.map_err(|e| format!("corrupt archive: {e}"))?;
+    for entry in tar.entries().map_err(ContentError::NotTarGz)? {
+        let mut entry = entry.map_err(ContentError::CorruptArchive)?;
         let path = entry
             .path()
-            .map_err(|e| e.to_string())?
+            .map_err(ContentError::MemberPath)?
             .to_string_lossy()
             .into_owned();
         if path == member {
             let mut out = Vec::new();
             entry
                 .read_to_end(&mut out)
-                .map_err(|e| format!("corrupt archive: {e}"))?;
+                .map_err(ContentError::CorruptArchive)?;
             return Ok(out);
         }
     }
-    Err(format!("the archive has no member `{member}`"))
+    Err(ContentError::NoMember(member.to_string()))
 }
 
 /// Derives `titanic.csv` from OpenML's ARFF: a header naming the attributes,
 /// then the data lines verbatim (they are already valid CSV records).
-pub fn arff_to_csv(arff: &[u8]) -> Result<Vec<u8>, String> {
-    let text = std::str::from_utf8(arff).map_err(|e| format!("the ARFF is not UTF-8: {e}"))?;
+pub fn arff_to_csv(arff: &[u8]) -> Result<Vec<u8>, ContentError> {
+    let text = std::str::from_utf8(arff).map_err(ContentError::ArffNotUtf8)?;
     let mut names = Vec::new();
     let mut lines = text.lines();
     for line in lines.by_ref() {
@@ -169,14 +166,14 @@ pub fn arff_to_csv(arff: &[u8]) -> Result<Vec<u8>, String> {
             let name = line
                 .split_whitespace()
                 .nth(1)
-                .ok_or("an @attribute line has no name")?;
+                .ok_or(ContentError::ArffUnnamedAttribute)?;
             names.push(name.trim_matches('\'').to_string());
         } else if lower.starts_with("@data") {
             break;
         }
     }
     if names.is_empty() {
-        return Err("the ARFF declares no attributes".into());
+        return Err(ContentError::ArffNoAttributes);
     }
     let mut csv = names.join(",");
     csv.push('\n');

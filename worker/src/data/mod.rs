@@ -111,6 +111,38 @@ pub enum DataError {
     Invalid { path: PathBuf, message: String },
     #[error("download of {url} failed: {message}")]
     Download { url: String, message: String },
+    /// A download that is not what its origin should serve.
+    #[error("download of {url} failed: {source}")]
+    Unpack { url: String, source: ContentError },
+    /// A dataset whose rows cannot be preprocessed; `path` is its first file.
+    #[error("{}: {source}", path.display())]
+    Unusable { path: PathBuf, source: ContentError },
+}
+
+/// What is wrong with data that was read whole: a downloaded archive or
+/// ARFF file that cannot be unpacked, or a table too poor to train on.
+/// `DataError` adds where the data came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    #[error("not a tar.gz archive: {0}")]
+    NotTarGz(#[source] std::io::Error),
+    #[error("corrupt archive: {0}")]
+    CorruptArchive(#[source] std::io::Error),
+    /// An archive member whose path cannot be read.
+    #[error(transparent)]
+    MemberPath(std::io::Error),
+    #[error("the archive has no member `{0}`")]
+    NoMember(String),
+    #[error("the ARFF is not UTF-8: {0}")]
+    ArffNotUtf8(#[source] std::str::Utf8Error),
+    #[error("an @attribute line has no name")]
+    ArffUnnamedAttribute,
+    #[error("the ARFF declares no attributes")]
+    ArffNoAttributes,
+    #[error("too few rows: {train} for training and {test} for testing")]
+    TooFewRows { train: usize, test: usize },
+    #[error("column `{0}` has no value in the training rows")]
+    NoTrainingValue(String),
 }
 
 impl From<FileError> for DataError {
@@ -146,9 +178,9 @@ pub fn load(
             }
             let sha = files_identity(name);
             let (raw, partition) = loaders::parse(name, data_dir, &contents)?;
-            prep::preprocess(name, raw, partition, sha).map_err(|message| DataError::Invalid {
+            prep::preprocess(name, raw, partition, sha).map_err(|source| DataError::Unusable {
                 path: data_dir.join(registry::files(name)[0].path),
-                message,
+                source,
             })
         }
     }

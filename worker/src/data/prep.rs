@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use sweep_shared::{DatasetName, Task};
 
 use super::split::train_test_split;
-use super::{Dataset, FeatureGroup, Matrix};
+use super::{ContentError, Dataset, FeatureGroup, Matrix};
 
 /// Parsed rows before preprocessing; `None` is a missing value.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +56,7 @@ pub fn preprocess(
     raw: RawTable,
     partition: Partition,
     sha256: String,
-) -> Result<Dataset, String> {
+) -> Result<Dataset, ContentError> {
     // Borrowed, so the column closures below capture a reference.
     let raw = &raw;
     let n = raw.target.len();
@@ -68,11 +68,10 @@ pub fn preprocess(
         Partition::Given { n_train } => ((0..n_train).collect(), (n_train..n).collect()),
     };
     if train.len() < 10 || test.is_empty() {
-        return Err(format!(
-            "too few rows: {} for training and {} for testing",
-            train.len(),
-            test.len()
-        ));
+        return Err(ContentError::TooFewRows {
+            train: train.len(),
+            test: test.len(),
+        });
     }
 
     let mut features = Vec::new();
@@ -84,9 +83,7 @@ pub fn preprocess(
         let value = move |i: usize| raw.numeric[i][j];
         let present: Vec<f64> = train.iter().filter_map(|&i| value(i)).collect();
         if present.is_empty() {
-            return Err(format!(
-                "column `{col_name}` has no value in the training rows"
-            ));
+            return Err(ContentError::NoTrainingValue(col_name.clone()));
         }
         let fill = mean(&present);
         let imputed: Vec<f64> = train.iter().map(|&i| value(i).unwrap_or(fill)).collect();
@@ -110,7 +107,7 @@ pub fn preprocess(
             .iter()
             .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
             .map(|(k, _)| *k)
-            .ok_or_else(|| format!("column `{col_name}` has no value in the training rows"))?;
+            .ok_or_else(|| ContentError::NoTrainingValue(col_name.clone()))?;
         let start = columns.len();
         // Categories sorted, as scikit-learn's OneHotEncoder orders them; a
         // category never seen in training encodes as all zeros.
