@@ -15,12 +15,17 @@
 //! max_epochs = 20
 //! ```
 
+mod grid;
+
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 use sweep_shared::registry::{self, FileError};
-use sweep_shared::{DatasetName, JobSpec, NoopJob, Objective, SettingsError, TrainSettings};
+use sweep_shared::{
+    ignored_by_stl, DatasetName, JobSpec, NoopJob, Objective, SettingsError, TrainSettings,
+};
 
 use crate::ids::{JobKey, SweepName};
 use crate::state::{Job, JobState, NeededFile, Sweep, SweepState};
@@ -46,6 +51,9 @@ pub struct SweepFile {
     /// The no-op job kind (tests and benchmarks): no training, a sleep.
     #[serde(default)]
     pub noop: Option<NoopJob>,
+    /// Lists of values for training settings, swept as a product (see `grid`).
+    #[serde(default)]
+    pub grid: Option<toml::Value>,
 }
 
 fn default_retry_limit() -> u32 {
@@ -65,6 +73,8 @@ pub struct SweepPlan {
     pub text: String,
     /// Set for a scheduled run: goes into every job's key (see `JobSpec::run`).
     pub run: Option<String>,
+    /// The settings of every grid point (one without a `[grid]`).
+    pub grid: grid::Grid,
 }
 
 /// Why a sweep file was refused: every message names the file and the
@@ -191,12 +201,14 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
             format!("must be positive, got {}", file.lease_timeout_secs),
         ));
     }
+    let grid = grid::parse(text, source, &file.training)?;
     Ok(SweepPlan {
         file,
         alphas,
         seeds,
         text: text.to_string(),
         run: None,
+        grid,
     })
 }
 
@@ -308,12 +320,15 @@ impl SweepPlan {
         self
     }
 
-    /// The jobs: one per (dataset, objective, α, seed), the STL cell once per
-    /// (dataset, seed). Paper datasets must be present and intact in
+    /// The jobs: one per (dataset, objective, grid point, α, seed), the STL
+    /// cell once per (dataset, grid point, seed), where STL's grid points
+    /// leave out the settings it ignores (so they do not repeat its jobs).
+    /// Paper datasets must be present and intact in
     /// `data_dir`, which serves them to workers; no-op sweeps need no data.
     pub fn expand(&self, data_dir: &Path) -> Result<(Sweep, Vec<Job>), SweepFileError> {
         let f = &self.file;
         let mut jobs = Vec::new();
+        let mut seen = HashSet::new();
         for &dataset in &f.datasets {
             let mut files = Vec::new();
             if f.noop.is_none() && !dataset.is_builtin() {
@@ -333,30 +348,45 @@ impl SweepPlan {
                     Objective::Stl => vec![None],
                     Objective::Mtl => self.alphas.iter().map(|&a| Some(a)).collect(),
                 };
-                for alpha in alphas {
-                    for &seed in &self.seeds {
-                        let spec = JobSpec {
-                            dataset,
-                            objective,
-                            alpha,
-                            seed,
-                            settings: f.training.clone(),
-                            noop: f.noop.clone(),
-                            run: self.run.clone(),
-                        };
-                        spec.validate().map_err(|error| SweepFileError::Job {
-                            job: spec.label(),
-                            error,
-                        })?;
-                        jobs.push(Job {
-                            key: JobKey::from(spec.key(&identity)),
-                            spec_json: serde_json::to_string(&spec).expect("a spec serialises"),
-                            files: files.clone(),
-                            state: JobState::Queued,
-                            attempts: 0,
-                            retry_limit: f.retry_limit,
-                            lease_timeout: Duration::from_secs_f64(f.lease_timeout_secs),
-                        });
+                let mut grid = self.grid.keys.clone();
+                if objective == Objective::Stl {
+                    grid.retain(|k| !ignored_by_stl().contains(&k.as_str()));
+                }
+                for point in &self.grid.points {
+                    let settings = match objective {
+                        Objective::Stl => point.for_stl(),
+                        Objective::Mtl => point.clone(),
+                    };
+                    for &alpha in &alphas {
+                        for &seed in &self.seeds {
+                            let spec = JobSpec {
+                                dataset,
+                                objective,
+                                alpha,
+                                seed,
+                                settings: settings.clone(),
+                                noop: f.noop.clone(),
+                                run: self.run.clone(),
+                                grid: grid.clone(),
+                            };
+                            spec.validate().map_err(|error| SweepFileError::Job {
+                                job: spec.label(),
+                                error,
+                            })?;
+                            let key = JobKey::from(spec.key(&identity));
+                            if !seen.insert(key.clone()) {
+                                continue;
+                            }
+                            jobs.push(Job {
+                                key,
+                                spec_json: serde_json::to_string(&spec).expect("a spec serialises"),
+                                files: files.clone(),
+                                state: JobState::Queued,
+                                attempts: 0,
+                                retry_limit: f.retry_limit,
+                                lease_timeout: Duration::from_secs_f64(f.lease_timeout_secs),
+                            });
+                        }
                     }
                 }
             }

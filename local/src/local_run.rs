@@ -129,6 +129,9 @@ pub async fn run_sweep(
             for s in &w.skipped {
                 eprintln!("  not written: {s}");
             }
+            for cell in &w.degenerate {
+                eprintln!("  warning: degenerate black box (worse than a constant) in {cell}");
+            }
         }
         Err(e) => eprintln!("the report could not be written: {e}"),
     }

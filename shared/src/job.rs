@@ -66,6 +66,12 @@ pub struct JobSpec {
     /// nothing else: training never reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// The settings the sweep file's `[grid]` varies and this job's
+    /// objective reads, in the file's order: with dataset, objective and
+    /// α they name the job's cell. Empty (and absent from the key) without
+    /// a grid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grid: Vec<String>,
 }
 
 /// The no-op job kind: sleeps, then returns metrics derived from a hash of
@@ -107,6 +113,19 @@ impl JobSpec {
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The job's grid point, `g_init=least-squares, lr_min_delta=0`; empty
+    /// without a grid.
+    pub fn grid_label(&self) -> String {
+        self.grid
+            .iter()
+            .map(|k| {
+                let v = self.settings.value_text(k).unwrap_or_default();
+                format!("{k}={v}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A short human label such as `wine mtl α=0.1 seed=0`.
     pub fn label(&self) -> String {
         match self.alpha {
@@ -132,7 +151,67 @@ mod tests {
             settings: TrainSettings::default(),
             noop: None,
             run: None,
+            grid: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_default_job_keeps_the_key_it_had_before_the_protocol_options() {
+        // Key and JSON computed by the code before the protocol settings
+        // and grids existed (commit 391d343).
+        let s = JobSpec {
+            seed: 3,
+            alpha: Some(0.1),
+            ..spec(Objective::Mtl, Some(0.1))
+        };
+        assert_eq!(s.key("abc123"), "a17a9022f97ff33884e85cb36c245f93");
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"dataset":"wine","objective":"mtl","alpha":0.1,"seed":3,"settings":{"hidden":[512,256,128],"learning_rate":0.001,"beta1":0.9,"beta2":0.999,"epsilon":1e-7,"batch_size":32,"max_epochs":100,"validation_fraction":0.1,"patience":3,"lr_factor":0.1,"lr_patience":1,"restore_best":false,"gnf_max_points":1000,"lime_samples":5000,"lime_kernel_factor":0.75,"gnf_neighbours":10,"gnf_sigma":0.1,"synthetic_rows":2000}}"#
+        );
+    }
+
+    #[test]
+    fn every_protocol_setting_changes_the_key() {
+        use crate::{EarlyStoppingOn, GInit, LrSchedule, Protocol};
+        let base = spec(Objective::Mtl, Some(0.1));
+        let variants: [fn(&mut TrainSettings); 8] = [
+            |s| s.protocol = Protocol::AuthorsCode,
+            |s| s.lr_schedule = LrSchedule::None,
+            |s| s.lr_min_delta = 0.0,
+            |s| s.early_stopping_on = EarlyStoppingOn::Prediction,
+            |s| s.early_stopping_on = EarlyStoppingOn::None,
+            |s| s.min_epochs = 5,
+            |s| s.g_init = GInit::LeastSquares,
+            |s| s.warmup_epochs = 2,
+        ];
+        let mut keys = vec![base.key("d")];
+        for change in &variants {
+            let mut s = base.clone();
+            change(&mut s.settings);
+            s.validate().unwrap();
+            keys.push(s.key("d"));
+            // And it survives the JSON round trip that jobs travel in.
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(serde_json::from_str::<JobSpec>(&json).unwrap(), s);
+        }
+        let mut distinct = keys.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), keys.len());
+    }
+
+    #[test]
+    fn grid_labels_name_the_varied_settings() {
+        let mut s = spec(Objective::Mtl, Some(0.1));
+        assert_eq!(s.grid_label(), "");
+        s.settings.lr_min_delta = 0.0;
+        s.settings.hidden = vec![64, 64];
+        s.grid = vec!["g_init".into(), "lr_min_delta".into(), "hidden".into()];
+        assert_eq!(
+            s.grid_label(),
+            "g_init=glorot, lr_min_delta=0.0, hidden=[64,64]"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod dataset;
 pub mod ids;
 mod job;
 mod metrics;
+mod protocol;
 pub mod registry;
 mod settings;
 pub mod signal;
@@ -18,7 +19,10 @@ pub mod signal;
 pub use dataset::{DatasetName, Task, UnknownName};
 pub use job::{JobSpec, NoopJob, Objective};
 pub use metrics::{Explanation, JobResult, Metrics};
-pub use settings::{SettingsError, TrainSettings};
+pub use protocol::{
+    EarlyStoppingOn, EpochRecord, GInit, LrSchedule, Protocol, StopReason, LR_COLLAPSED_BELOW,
+};
+pub use settings::{ignored_by_stl, SettingsError, TrainSettings};
 
 /// The version of the training code, part of every job key: results from
 /// another version of the science are not reused.

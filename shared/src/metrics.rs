@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::JobSpec;
+use crate::{EpochRecord, JobSpec, StopReason};
 
 /// What one job measured. Prediction metrics are present for the task they
 /// apply to only; everything except the `*_seconds` fields is bit-identical
@@ -27,6 +27,17 @@ pub struct Metrics {
     pub final_lr: f64,
     pub train_seconds: f64,
     pub eval_seconds: f64,
+    /// Why training ended (absent in results from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<StopReason>,
+    /// The learning rate fell below `LR_COLLAPSED_BELOW` before the end: a
+    /// label, not a stopping rule.
+    #[serde(default)]
+    pub lr_collapsed: bool,
+    /// The black box predicts worse than a constant (see the worker's
+    /// `train::degenerate`).
+    #[serde(default)]
+    pub degenerate: bool,
 }
 
 /// The surrogate `g`: the explanation of `f`, one coefficient per model input.
@@ -46,4 +57,7 @@ pub struct JobResult {
     /// SHA-256 over the dataset's files (or of the generator for built-in ones).
     pub dataset_sha256: String,
     pub code_version: String,
+    /// Validation losses per epoch (`curves.parquet`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<EpochRecord>,
 }

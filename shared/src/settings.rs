@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::{is_default, EarlyStoppingOn, GInit, LrSchedule, Protocol};
+
 /// Training and measurement settings of a job.
 ///
 /// The defaults are those of `method.md` section 1, which reproduce the
@@ -37,6 +39,46 @@ pub struct TrainSettings {
     pub gnf_sigma: f64,
     /// Rows generated for the built-in synthetic datasets.
     pub synthetic_rows: usize,
+
+    // The protocol options beside method.md. Each is left out of a job's
+    // JSON at its default, so that every job key computed before they
+    // existed stays the same.
+    /// A named preset (`docs/protocols.md`): `method` or `authors-code`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub protocol: Protocol,
+    /// `plateau` (method.md) or `none` (a constant learning rate).
+    #[serde(skip_serializing_if = "is_default")]
+    pub lr_schedule: LrSchedule,
+    /// The gain an epoch needs not to count as a plateau: Keras' 1e-4; 0
+    /// means any strictly lower loss.
+    #[serde(skip_serializing_if = "is_default_lr_min_delta")]
+    pub lr_min_delta: f64,
+    /// What early stopping and the plateau schedule watch: `joint`,
+    /// `prediction` (the prediction loss alone) or `none` (no stopping).
+    #[serde(skip_serializing_if = "is_default")]
+    pub early_stopping_on: EarlyStoppingOn,
+    /// No early stop before this many epochs.
+    #[serde(skip_serializing_if = "is_default")]
+    pub min_epochs: usize,
+    /// How `g` starts: `glorot` or `least-squares`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub g_init: GInit,
+    /// Epochs of `f` alone on the prediction loss before the joint loss.
+    #[serde(skip_serializing_if = "is_default")]
+    pub warmup_epochs: usize,
+}
+
+const DEFAULT_LR_MIN_DELTA: f64 = 1e-4;
+
+fn is_default_lr_min_delta(v: &f64) -> bool {
+    *v == DEFAULT_LR_MIN_DELTA
+}
+
+/// The settings STL's training never reads (it has no `g` to start or
+/// to hold back): a grid over them would only repeat its jobs, so they
+/// stay at their defaults in its key (see [`TrainSettings::for_stl`]).
+pub fn ignored_by_stl() -> &'static [&'static str] {
+    &["g_init", "warmup_epochs"]
 }
 
 impl Default for TrainSettings {
@@ -60,6 +102,13 @@ impl Default for TrainSettings {
             gnf_neighbours: 10,
             gnf_sigma: 0.1,
             synthetic_rows: 2000,
+            protocol: Protocol::Method,
+            lr_schedule: LrSchedule::Plateau,
+            lr_min_delta: DEFAULT_LR_MIN_DELTA,
+            early_stopping_on: EarlyStoppingOn::Joint,
+            min_epochs: 0,
+            g_init: GInit::Glorot,
+            warmup_epochs: 0,
         }
     }
 }
@@ -74,6 +123,10 @@ pub enum SettingsError {
     NotInUnitInterval { field: &'static str, value: f64 },
     #[error("{field}: must be at least {min}")]
     TooSmall { field: &'static str, min: usize },
+    #[error("{field}: must be zero or positive, got {value}")]
+    Negative { field: &'static str, value: f64 },
+    #[error("{field}: {value} is above max_epochs")]
+    AboveMaxEpochs { field: &'static str, value: usize },
     #[error("hidden: layer widths must be at least 1")]
     EmptyLayer,
     #[error("alpha: required for objective mtl")]
@@ -125,7 +178,84 @@ impl TrainSettings {
         at_least("gnf_neighbours", self.gnf_neighbours, 1)?;
         positive("gnf_sigma", self.gnf_sigma)?;
         at_least("synthetic_rows", self.synthetic_rows, 20)?;
+        if !(self.lr_min_delta >= 0.0 && self.lr_min_delta.is_finite()) {
+            return Err(SettingsError::Negative {
+                field: "lr_min_delta",
+                value: self.lr_min_delta,
+            });
+        }
+        if self.min_epochs > self.max_epochs {
+            return Err(SettingsError::AboveMaxEpochs {
+                field: "min_epochs",
+                value: self.min_epochs,
+            });
+        }
         Ok(())
+    }
+
+    /// These settings with the ones STL ignores at their defaults.
+    pub fn for_stl(&self) -> TrainSettings {
+        let d = TrainSettings::default();
+        TrainSettings {
+            g_init: d.g_init,
+            warmup_epochs: d.warmup_epochs,
+            ..self.clone()
+        }
+    }
+
+    /// The names of every setting, as a sweep file spells them.
+    pub fn field_names() -> Vec<String> {
+        match serde_json::to_value(TrainSettings::every_field_set()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Settings with no field at its default, so that serialising them
+    /// names every field.
+    fn every_field_set() -> TrainSettings {
+        TrainSettings {
+            protocol: Protocol::AuthorsCode,
+            lr_schedule: LrSchedule::None,
+            lr_min_delta: 0.0,
+            early_stopping_on: EarlyStoppingOn::None,
+            min_epochs: 1,
+            g_init: GInit::LeastSquares,
+            warmup_epochs: 1,
+            ..TrainSettings::default()
+        }
+    }
+
+    /// One setting's value as a sweep file writes it (`0.0001`,
+    /// `least-squares`, `[64,64]`), or `None` for an unknown name.
+    pub fn value_text(&self, name: &str) -> Option<String> {
+        let serde_json::Value::Object(mine) = serde_json::to_value(self).ok()? else {
+            return None;
+        };
+        // A field missing from the JSON is skipped at its default.
+        let value = match mine.get(name) {
+            Some(v) => v.clone(),
+            None => skipped_default(name)?,
+        };
+        Some(match value {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        })
+    }
+}
+
+/// The default of a field that is left out of the JSON at its default.
+fn skipped_default(name: &str) -> Option<serde_json::Value> {
+    let d = TrainSettings::default();
+    match name {
+        "protocol" => serde_json::to_value(d.protocol).ok(),
+        "lr_schedule" => serde_json::to_value(d.lr_schedule).ok(),
+        "lr_min_delta" => serde_json::to_value(d.lr_min_delta).ok(),
+        "early_stopping_on" => serde_json::to_value(d.early_stopping_on).ok(),
+        "min_epochs" => serde_json::to_value(d.min_epochs).ok(),
+        "g_init" => serde_json::to_value(d.g_init).ok(),
+        "warmup_epochs" => serde_json::to_value(d.warmup_epochs).ok(),
+        _ => None,
     }
 }
 

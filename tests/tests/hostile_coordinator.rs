@@ -58,6 +58,7 @@ impl pb::coordinator_server::Coordinator for Liar {
             settings: TrainSettings::default(),
             noop: None,
             run: None,
+            grid: Vec::new(),
         };
         Ok(Response::new(pb::LeaseReply {
             leases: vec![pb::Lease {

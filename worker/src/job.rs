@@ -12,11 +12,12 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sweep_shared::{
-    Explanation, JobResult, JobSpec, Metrics, Objective, SettingsError, Task, CODE_VERSION,
+    Explanation, GInit, JobResult, JobSpec, Metrics, Objective, Protocol, SettingsError, Task,
+    CODE_VERSION, LR_COLLAPSED_BELOW,
 };
 
 use crate::data::{self, DataError, Dataset};
-use crate::lime::{gnf, Lime};
+use crate::lime::{gnf, Lime, Neighbourhood};
 use crate::linalg::NumericError;
 use crate::metrics;
 use crate::model::Model;
@@ -62,7 +63,12 @@ pub fn run_job(spec: &JobSpec, data_dir: &Path) -> Result<JobResult, JobError> {
     if let Some(noop) = &spec.noop {
         return crate::noop::simulate(spec, noop);
     }
-    let dataset = data::load(spec.dataset, data_dir, spec.settings.synthetic_rows)?;
+    let dataset = data::load(
+        spec.dataset,
+        data_dir,
+        spec.settings.synthetic_rows,
+        spec.settings.protocol,
+    )?;
     run_on(spec, &dataset)
 }
 
@@ -75,6 +81,7 @@ pub fn run_on(spec: &JobSpec, dataset: &Dataset) -> Result<JobResult, JobError> 
 
 fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobError> {
     let s = &spec.settings;
+    let authors = s.protocol == Protocol::AuthorsCode;
     let mut model = Model::new(
         data.task,
         data.inputs(),
@@ -85,6 +92,9 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         Objective::Mtl => spec.alpha,
         Objective::Stl => None,
     };
+    if alpha.is_some() && s.g_init == GInit::LeastSquares {
+        train::init_g_least_squares(&mut model, &data.x_train, &data.y_train, s)?;
+    }
     let outcome = train::train(
         &mut model,
         &data.x_train,
@@ -94,17 +104,29 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         &mut rng(spec.seed, Stream::Shuffle),
     );
     let mut train_seconds = outcome.seconds;
+    // The authors' STL classification surrogate predicts hard labels.
+    let hard_g = authors && spec.objective == Objective::Stl && data.task == Task::Classification;
     if spec.objective == Objective::Stl {
         let started = Instant::now();
         let f_train = model.predict_f(&data.x_train);
-        let (coef, intercept) = surrogate::fit(data.task, &data.x_train, &f_train)?;
+        let (coef, intercept) = if hard_g {
+            surrogate::fit_hard_labels(&data.x_train, &f_train)?
+        } else {
+            surrogate::fit(data.task, &data.x_train, &f_train)?
+        };
         model.set_g(&coef, intercept);
         train_seconds += started.elapsed().as_secs_f64();
     }
 
     let started = Instant::now();
     let f_test = model.predict_f(&data.x_test);
-    let g_test = model.predict_g(&data.x_test);
+    let mut g_test = model.predict_g(&data.x_test);
+    if hard_g {
+        // scikit-learn's `predict`: 1 where w·x + b > 0.
+        for g in &mut g_test {
+            *g = f32::from(u8::from(*g > 0.5));
+        }
+    }
     if f_test.iter().chain(&g_test).any(|v| !v.is_finite()) {
         return Err(JobError::NotFinite);
     }
@@ -116,11 +138,17 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         &mut rng(spec.seed, Stream::Lime),
         &predict,
     );
+    let around = Neighbourhood {
+        scale: &data.noise_scale,
+        random_categories: authors,
+        coded: &data.coded,
+    };
     let gnf = gnf(
         &lime,
         &data.x_test,
         &f_test,
         s,
+        &around,
         &mut rng(spec.seed, Stream::Neighbours),
         &predict,
     )?;
@@ -132,7 +160,11 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
             r2 = Some(metrics::r2(&f_test, &data.y_test));
         }
         Task::Classification => {
-            let (a, f) = metrics::accuracy_f1(&f_test, &data.y_test);
+            let (a, f) = if authors {
+                metrics::accuracy_macro_f1(&f_test, &data.y_test)
+            } else {
+                metrics::accuracy_f1(&f_test, &data.y_test)
+            };
             accuracy = Some(a);
             f1 = Some(f);
         }
@@ -150,6 +182,9 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         final_lr: outcome.final_lr,
         train_seconds,
         eval_seconds: started.elapsed().as_secs_f64(),
+        stop_reason: Some(outcome.stop_reason),
+        lr_collapsed: outcome.final_lr < LR_COLLAPSED_BELOW,
+        degenerate: train::degenerate(data.task, mse, accuracy, &data.y_test),
     };
     let (coefficients, intercept) = model.g_coefficients();
     Ok(JobResult {
@@ -162,5 +197,6 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         },
         dataset_sha256: data.sha256.clone(),
         code_version: CODE_VERSION.to_string(),
+        curve: outcome.curve,
     })
 }

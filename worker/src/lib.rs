@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod bench;
+pub mod callbacks;
 pub mod data;
 pub mod fpu;
 pub mod job;

@@ -188,6 +188,41 @@ impl<'a> Lime<'a> {
             .sum();
         intercept + cont + coef[nc..].iter().sum::<f64>()
     }
+
+    /// `ĝ_x(v)` for any row `v`: a group's coefficient counts where `v`
+    /// has `x`'s category (its design indicator is 1), not otherwise.
+    fn apply_at(&self, coef: &[f64], intercept: f64, x: &[f32], v: &[f32]) -> f64 {
+        let nc = self.continuous.len();
+        let cont: f64 = self
+            .continuous
+            .iter()
+            .zip(&coef[..nc])
+            .map(|(&c, b)| b * (f64::from(v[c]) - self.mu[c]) / self.sd[c])
+            .sum();
+        let same: f64 = self
+            .onehot
+            .iter()
+            .zip(&coef[nc..])
+            .filter(|((start, len), _)| {
+                category(&x[*start..start + len]) == category(&v[*start..start + len])
+            })
+            .map(|(_, b)| b)
+            .sum();
+        intercept + cont + same
+    }
+}
+
+/// How GNF's neighbours of a point are drawn.
+pub struct Neighbourhood<'a> {
+    /// Per model input, the factor applied to `gnf_sigma · ε` (1 under
+    /// method.md; see `Dataset::noise_scale`).
+    pub scale: &'a [f32],
+    /// Every categorical input (one-hot group, label code) takes a value
+    /// drawn uniformly from those of the evaluated points, as the authors'
+    /// code does; otherwise it keeps the point's.
+    pub random_categories: bool,
+    /// Continuous inputs that are label codes: categorical for the draw.
+    pub coded: &'a [usize],
 }
 
 /// The outcome of a GNF measurement.
@@ -204,6 +239,7 @@ pub fn gnf(
     x_test: &Matrix,
     f_test: &[f32],
     s: &TrainSettings,
+    around: &Neighbourhood<'_>,
     rng: &mut ChaCha8Rng,
     f: &dyn Fn(&Matrix) -> Vec<f32>,
 ) -> Result<Gnf, NumericError> {
@@ -215,6 +251,33 @@ pub fn gnf(
         chosen
     };
     let k = s.gnf_neighbours;
+    // Each categorical input's values among the evaluated points, in
+    // order of first appearance: what a random category is drawn from.
+    let levels = |cols: std::ops::Range<usize>| {
+        let mut seen: Vec<Vec<f32>> = Vec::new();
+        for &i in &points {
+            let v = x_test.row(i)[cols.clone()].to_vec();
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        seen
+    };
+    let drawn: Vec<(std::ops::Range<usize>, Vec<Vec<f32>>)> = if around.random_categories {
+        lime.groups
+            .iter()
+            .filter_map(|g| match *g {
+                FeatureGroup::OneHot { start, len } => Some(start..start + len),
+                FeatureGroup::Continuous { col } if around.coded.contains(&col) => {
+                    Some(col..col + 1)
+                }
+                FeatureGroup::Continuous { .. } => None,
+            })
+            .map(|cols| (cols.clone(), levels(cols)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut neighbours = Vec::with_capacity(points.len() * k * x_test.cols);
     let mut fits = Vec::with_capacity(points.len());
     for &i in &points {
@@ -224,9 +287,16 @@ pub fn gnf(
             let mut v = x.to_vec();
             for g in lime.groups {
                 if let FeatureGroup::Continuous { col } = *g {
+                    if around.random_categories && around.coded.contains(&col) {
+                        continue;
+                    }
                     let e: f64 = rng.sample(StandardNormal);
-                    v[col] += (s.gnf_sigma * e) as f32;
+                    v[col] += (s.gnf_sigma * e) as f32 * around.scale[col];
                 }
+            }
+            for (cols, values) in &drawn {
+                let pick = rng.gen_range(0..values.len());
+                v[cols.clone()].copy_from_slice(&values[pick]);
             }
             neighbours.extend(v);
         }
@@ -237,7 +307,11 @@ pub fn gnf(
     for (p, (coef, intercept)) in fits.iter().enumerate() {
         let mut nf = 0.0;
         for (j, &fj) in f_neighbours.iter().enumerate().skip(p * k).take(k) {
-            let g = lime.apply(coef, *intercept, neighbours.row(j));
+            let g = if around.random_categories {
+                lime.apply_at(coef, *intercept, x_test.row(points[p]), neighbours.row(j))
+            } else {
+                lime.apply(coef, *intercept, neighbours.row(j))
+            };
             nf += (g - f64::from(fj)).powi(2);
         }
         total += nf / k as f64;

@@ -274,6 +274,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         settings,
         noop: None,
         run: None,
+        grid: Vec::new(),
     };
     let data_dir = args.data_dir.unwrap_or_else(data::default_data_dir);
     let result = sweep_worker::run_job(&spec, &data_dir)?;

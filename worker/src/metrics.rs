@@ -44,6 +44,29 @@ pub fn accuracy_f1(prob: &[f32], y: &[f32]) -> (f64, f64) {
     (correct as f64 / y.len() as f64, f1)
 }
 
+/// The authors' code's accuracy and F1: the positive class at `p >= 0.5`,
+/// and F1 as the mean of both classes' F1 (scikit-learn's `average="macro"`,
+/// 0 for a class with no true, false or missed positive).
+pub fn accuracy_macro_f1(prob: &[f32], y: &[f32]) -> (f64, f64) {
+    let mut counts = [[0usize; 2]; 2]; // [actual][predicted]
+    for (&p, &t) in prob.iter().zip(y) {
+        counts[usize::from(t > 0.5)][usize::from(p >= 0.5)] += 1;
+    }
+    let f1 = |c: usize| {
+        let tp = counts[c][c];
+        let fp = counts[1 - c][c];
+        let fn_ = counts[c][1 - c];
+        let denominator = 2 * tp + fp + fn_;
+        if denominator == 0 {
+            0.0
+        } else {
+            2.0 * tp as f64 / denominator as f64
+        }
+    };
+    let correct = counts[0][0] + counts[1][1];
+    (correct as f64 / y.len() as f64, (f1(0) + f1(1)) / 2.0)
+}
+
 /// Global fidelity: mean of `(g − f)²`.
 pub fn gf(f: &[f32], g: &[f32]) -> f64 {
     mse(g, f)
@@ -79,6 +102,11 @@ mod tests {
         assert_eq!(acc, 0.4);
         assert!((f1 - 0.4).abs() < 1e-12);
         assert_eq!(mse(&[0.0, 2.0], &[1.0, 1.0]), 1.0);
+        // At `>= 0.5` the fifth row (p = 0.5) is predicted 1: tp 2, fp 1,
+        // fn 1, tn 1; F1 of 1 is 4/6, of 0 is 2/4 (scikit-learn: 0.58333).
+        let (acc, f1) = accuracy_macro_f1(&p, &y);
+        assert_eq!(acc, 0.6);
+        assert!((f1 - (4.0 / 6.0 + 0.5) / 2.0).abs() < 1e-12, "{f1}");
         assert_eq!(r2(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 1.0);
     }
 }

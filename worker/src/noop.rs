@@ -45,6 +45,9 @@ pub fn simulate_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<Jo
         final_lr: spec.settings.learning_rate,
         train_seconds: noop.sleep_ms as f64 / 1000.0,
         eval_seconds: 0.0,
+        stop_reason: None,
+        lr_collapsed: false,
+        degenerate: false,
     };
     Ok(JobResult {
         spec: spec.clone(),
@@ -56,6 +59,7 @@ pub fn simulate_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<Jo
         },
         dataset_sha256: String::new(),
         code_version: CODE_VERSION.to_string(),
+        curve: Vec::new(),
     })
 }
 

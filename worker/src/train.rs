@@ -1,82 +1,44 @@
 //! The training loop: Adam over mini-batches reshuffled every epoch with the
 //! job's seed, a validation set taken from the end of the training rows
 //! before any shuffling, early stopping and learning-rate reduction on a
-//! validation-loss plateau, as Keras' callbacks do them.
+//! validation-loss plateau, as Keras' callbacks do them (see `callbacks`).
+//!
+//! With `warmup_epochs`, a first phase trains `f` alone on the prediction
+//! loss, with its own Adam and no callbacks; the joint phase then starts as
+//! it would without it. Every epoch's validation losses are kept as the
+//! run's curve.
 
 use std::time::Instant;
 
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use sweep_shared::TrainSettings;
+use sweep_shared::{EarlyStoppingOn, EpochRecord, StopReason, Task, TrainSettings};
 
+use crate::callbacks::{Callbacks, Verdict};
 use crate::data::Matrix;
 use crate::losses::{batch_loss, joint_loss};
+use crate::metrics::gf;
 use crate::model::{push_row, Model};
 use crate::optim::Adam;
 
 /// How training went.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
+    /// Epochs trained, warm-up included.
     pub epochs: usize,
     pub final_lr: f64,
     pub seconds: f64,
-    /// Validation loss after each epoch.
-    pub val_losses: Vec<f64>,
+    pub stop_reason: StopReason,
+    /// One record per epoch, warm-up first.
+    pub curve: Vec<EpochRecord>,
 }
 
-/// Keras' `EarlyStopping` (min_delta 0) and `ReduceLROnPlateau`
-/// (min_delta 1e-4, no cooldown) in one place.
-struct Callbacks {
-    best: f64,
-    wait: usize,
-    plateau_best: f64,
-    plateau_wait: usize,
-}
-
-enum Verdict {
-    Continue { improved: bool, reduce_lr: bool },
-    Stop { improved: bool },
-}
-
-impl Callbacks {
-    fn new() -> Self {
-        Callbacks {
-            best: f64::INFINITY,
-            wait: 0,
-            plateau_best: f64::INFINITY,
-            plateau_wait: 0,
-        }
-    }
-
-    fn epoch_end(&mut self, epoch: usize, val: f64, s: &TrainSettings) -> Verdict {
-        let improved = val < self.best;
-        if improved {
-            self.best = val;
-            self.wait = 0;
-        } else {
-            self.wait += 1;
-        }
-        let mut reduce_lr = false;
-        if val < self.plateau_best - 1e-4 {
-            self.plateau_best = val;
-            self.plateau_wait = 0;
-        } else {
-            self.plateau_wait += 1;
-            if self.plateau_wait >= s.lr_patience {
-                reduce_lr = true;
-                self.plateau_wait = 0;
-            }
-        }
-        if !improved && self.wait >= s.patience && epoch > 0 {
-            Verdict::Stop { improved }
-        } else {
-            Verdict::Continue {
-                improved,
-                reduce_lr,
-            }
-        }
-    }
+/// The number of training rows that are fitted; the rest, from the end,
+/// are the validation rows (Keras' `validation_split`, before shuffling).
+pub fn fitted_rows(rows: usize, s: &TrainSettings) -> usize {
+    let n_fit = ((rows as f64) * (1.0 - s.validation_fraction)) as usize;
+    n_fit.clamp(1, rows - 1)
 }
 
 /// One optimisation step on a batch of `y.len()` rows (each followed by the
@@ -87,6 +49,107 @@ pub fn step(model: &mut Model, adam: &mut Adam, x: Vec<f32>, y: Vec<f32>, alpha:
     let yt = model.dev.tensor_from_vec(y, (rows, 1));
     let mut grads = batch_loss(model, xt, &yt, alpha).backward();
     adam.step(&mut model.params_mut(alpha.is_some()), &mut grads);
+}
+
+/// The validation losses of one epoch: the prediction loss, the fidelity
+/// term when `g` trains, and the loss being minimised, computed as
+/// `joint_loss` computes it so that the watched value is the same bits.
+fn validate(model: &Model, x_val: &Matrix, y_val: &[f32], alpha: Option<f64>) -> EpochRecord {
+    let f = model.predict_f(x_val);
+    let prediction = joint_loss(model.task, None, &f, &[], y_val);
+    let (fidelity, joint) = match alpha {
+        None => (None, prediction),
+        Some(a) => {
+            let fidelity = gf(&f, &model.predict_g(x_val));
+            (Some(fidelity), a * prediction + (1.0 - a) * fidelity)
+        }
+    };
+    EpochRecord {
+        prediction,
+        fidelity,
+        joint,
+        lr: 0.0,
+        warmup: false,
+    }
+}
+
+/// The rows, batches and buffers of one training set.
+struct Epochs<'a> {
+    x: &'a Matrix,
+    y: &'a [f32],
+    order: Vec<usize>,
+    batch_size: usize,
+    xb: Vec<f32>,
+    yb: Vec<f32>,
+}
+
+impl Epochs<'_> {
+    /// One pass over the fitted rows in a fresh order.
+    fn run(
+        &mut self,
+        model: &mut Model,
+        adam: &mut Adam,
+        alpha: Option<f32>,
+        rng: &mut ChaCha8Rng,
+    ) {
+        self.order.shuffle(rng);
+        for chunk in self.order.chunks(self.batch_size) {
+            self.xb.clear();
+            self.yb.clear();
+            for &i in chunk {
+                push_row(&mut self.xb, self.x.row(i));
+                self.yb.push(self.y[i]);
+            }
+            step(model, adam, self.xb.clone(), self.yb.clone(), alpha);
+        }
+    }
+}
+
+/// The warm-up phase: `f` alone on the prediction loss for
+/// `warmup_epochs`, with its own Adam over `f`'s parameters only, so `g`
+/// keeps its initial weights.
+fn warm_up(
+    model: &mut Model,
+    epochs: &mut Epochs<'_>,
+    (x_val, y_val): (&Matrix, &[f32]),
+    s: &TrainSettings,
+    rng: &mut ChaCha8Rng,
+) -> Vec<EpochRecord> {
+    if s.warmup_epochs == 0 {
+        return Vec::new();
+    }
+    let mut adam = Adam::new(
+        &model.params_mut(false),
+        s.learning_rate,
+        s.beta1,
+        s.beta2,
+        s.epsilon,
+    );
+    (0..s.warmup_epochs)
+        .map(|_| {
+            epochs.run(model, &mut adam, None, rng);
+            EpochRecord {
+                lr: adam.lr,
+                warmup: true,
+                ..validate(model, x_val, y_val, None)
+            }
+        })
+        .collect()
+}
+
+/// Starts `g` at the least-squares fit of `y` on `x` (the logistic fit for
+/// classification), over the rows training fits, not the validation rows.
+pub fn init_g_least_squares(
+    model: &mut Model,
+    x: &Matrix,
+    y: &[f32],
+    s: &TrainSettings,
+) -> Result<(), crate::linalg::NumericError> {
+    let n_fit = fitted_rows(x.rows, s);
+    let (coef, intercept) =
+        crate::surrogate::fit(model.task, &x.rows_range(0..n_fit), &y[..n_fit])?;
+    model.set_g(&coef, intercept);
+    Ok(())
 }
 
 /// Trains `model` on `x`, `y`. With `alpha = None` only `f` is trained (STL);
@@ -100,13 +163,24 @@ pub fn train(
     rng: &mut ChaCha8Rng,
 ) -> TrainOutcome {
     let start = Instant::now();
-    // Keras' `validation_split`: the last fraction of the rows, before shuffling.
-    let n_fit = ((x.rows as f64) * (1.0 - s.validation_fraction)) as usize;
-    let n_fit = n_fit.clamp(1, x.rows - 1);
+    let n_fit = fitted_rows(x.rows, s);
     let x_val = x.rows_range(n_fit..x.rows);
     let y_val = &y[n_fit..];
     let with_g = alpha.is_some();
     let alpha32 = alpha.map(|a| a as f32);
+    let mut epochs = Epochs {
+        x,
+        y,
+        order: (0..n_fit).collect(),
+        batch_size: s.batch_size,
+        xb: Vec::with_capacity(s.batch_size * (x.cols + 1)),
+        yb: Vec::with_capacity(s.batch_size),
+    };
+    let mut curve = Vec::new();
+
+    if with_g {
+        curve = warm_up(model, &mut epochs, (&x_val, y_val), s, rng);
+    }
 
     let mut adam = Adam::new(
         &model.params_mut(with_g),
@@ -115,43 +189,31 @@ pub fn train(
         s.beta2,
         s.epsilon,
     );
-    let mut callbacks = Callbacks::new();
+    let mut callbacks = Callbacks::new(s);
     let mut best_weights = None;
-    let mut val_losses = Vec::new();
-    let mut order: Vec<usize> = (0..n_fit).collect();
-    let mut xb = Vec::with_capacity(s.batch_size * (x.cols + 1));
-    let mut yb = Vec::with_capacity(s.batch_size);
-
+    let mut stop_reason = StopReason::MaxEpochs;
     for epoch in 0..s.max_epochs {
-        order.shuffle(rng);
-        for chunk in order.chunks(s.batch_size) {
-            xb.clear();
-            yb.clear();
-            for &i in chunk {
-                push_row(&mut xb, x.row(i));
-                yb.push(y[i]);
-            }
-            step(model, &mut adam, xb.clone(), yb.clone(), alpha32);
-        }
-
-        let f = model.predict_f(&x_val);
-        let g = if with_g {
-            model.predict_g(&x_val)
-        } else {
-            Vec::new()
+        let lr = adam.lr;
+        epochs.run(model, &mut adam, alpha32, rng);
+        let record = EpochRecord {
+            lr,
+            ..validate(model, &x_val, y_val, alpha)
         };
-        let val = joint_loss(model.task, alpha, &f, &g, y_val);
-        val_losses.push(val);
-        tracing::debug!(epoch, val_loss = val, lr = adam.lr, "epoch done");
-        let verdict = callbacks.epoch_end(epoch, val, s);
-        let improved = match verdict {
-            Verdict::Continue { improved, .. } | Verdict::Stop { improved } => improved,
+        curve.push(record);
+        let watched = match s.early_stopping_on {
+            EarlyStoppingOn::Prediction => record.prediction,
+            EarlyStoppingOn::Joint | EarlyStoppingOn::None => record.joint,
         };
-        if s.restore_best && improved {
+        tracing::debug!(epoch, val_loss = watched, lr, "epoch done");
+        let verdict = callbacks.epoch_end(epoch, watched);
+        if s.restore_best && verdict.improved() {
             best_weights = Some(adam.snapshot());
         }
         match verdict {
-            Verdict::Stop { .. } => break,
+            Verdict::Stop { .. } => {
+                stop_reason = StopReason::EarlyStopping;
+                break;
+            }
             Verdict::Continue { reduce_lr, .. } => {
                 if reduce_lr {
                     adam.lr *= s.lr_factor;
@@ -164,36 +226,170 @@ pub fn train(
         adam.restore(&best, &mut model.params_mut(with_g));
     }
     TrainOutcome {
-        epochs: val_losses.len(),
+        epochs: curve.len(),
         final_lr: adam.lr,
         seconds: start.elapsed().as_secs_f64(),
-        val_losses,
+        stop_reason,
+        curve,
+    }
+}
+
+/// A black box that predicts worse than a constant: test MSE above 1 (the
+/// variance of the standardised training target) or test accuracy below
+/// the test set's majority-class rate.
+pub fn degenerate(task: Task, mse: Option<f64>, accuracy: Option<f64>, y_test: &[f32]) -> bool {
+    match task {
+        // NaN counts as degenerate.
+        Task::Regression => mse.is_some_and(|m| m.is_nan() || m > 1.0),
+        Task::Classification => {
+            let positives = y_test.iter().filter(|&&t| t > 0.5).count();
+            let n = y_test.len().max(1);
+            let majority = positives.max(y_test.len() - positives) as f64 / n as f64;
+            accuracy.is_some_and(|a| a < majority)
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+
+    /// 60 rows of two inputs and a noisy linear target.
+    fn linear_data() -> (Matrix, Vec<f32>) {
+        let x: Vec<f32> = (0..60)
+            .flat_map(|i| [(i as f32 / 20.0) - 1.5, ((i * 7) % 11) as f32 / 5.0 - 1.0])
+            .collect();
+        let x = Matrix::new(x, 60, 2);
+        let y = (0..60)
+            .map(|i| 0.3 + 0.8 * x.row(i)[0] - 0.5 * x.row(i)[1] + 0.05 * ((i % 3) as f32 - 1.0))
+            .collect();
+        (x, y)
+    }
 
     #[test]
-    fn early_stopping_waits_for_patience_and_plateaus_cut_the_rate() {
+    fn least_squares_init_is_the_normal_equations_solution() {
+        let (x, y) = linear_data();
         let s = TrainSettings::default();
-        let mut cb = Callbacks::new();
-        let losses = [1.0, 0.9, 0.95, 0.95, 0.95];
-        let mut stopped_at = None;
-        let mut reductions = 0;
-        for (epoch, &l) in losses.iter().enumerate() {
-            match cb.epoch_end(epoch, l, &s) {
-                Verdict::Stop { .. } => {
-                    stopped_at = Some(epoch);
-                    break;
+        let mut model = Model::new(Task::Regression, 2, &[4], &mut ChaCha8Rng::seed_from_u64(1));
+        init_g_least_squares(&mut model, &x, &y, &s).unwrap();
+        // The normal equations of [1, x1, x2] over the fitted rows, solved directly.
+        let n = fitted_rows(x.rows, &s);
+        let mut a = [0.0f64; 9];
+        let mut b = [0.0f64; 3];
+        for (i, &yi) in y.iter().enumerate().take(n) {
+            let r = [1.0, f64::from(x.row(i)[0]), f64::from(x.row(i)[1])];
+            for j in 0..3 {
+                b[j] += r[j] * f64::from(yi);
+                for k in 0..3 {
+                    a[j * 3 + k] += r[j] * r[k];
                 }
-                Verdict::Continue { reduce_lr, .. } => reductions += usize::from(reduce_lr),
             }
         }
-        // Best at epoch 1; epochs 2, 3, 4 do not improve: stop after the third.
-        assert_eq!(stopped_at, Some(4));
-        // Plateaus of one epoch at epochs 2 and 3 each cut the rate.
-        assert_eq!(reductions, 2);
+        crate::linalg::solve_spd(&a, &mut b).unwrap();
+        let (coef, intercept) = model.g_coefficients();
+        assert!((intercept - b[0]).abs() < 1e-5, "{intercept} vs {}", b[0]);
+        assert!(
+            (coef[0] - b[1]).abs() < 1e-5 && (coef[1] - b[2]).abs() < 1e-5,
+            "{coef:?} vs {b:?}"
+        );
+    }
+
+    #[test]
+    fn warm_up_trains_f_and_leaves_g_alone() {
+        let (x, y) = linear_data();
+        let s = TrainSettings {
+            warmup_epochs: 2,
+            ..Default::default()
+        };
+        let mut model = Model::new(Task::Regression, 2, &[4], &mut ChaCha8Rng::seed_from_u64(1));
+        let (g_before, f_before) = (model.g_coefficients(), model.predict_f(&x));
+        let n_fit = fitted_rows(x.rows, &s);
+        let mut epochs = Epochs {
+            x: &x,
+            y: &y,
+            order: (0..n_fit).collect(),
+            batch_size: s.batch_size,
+            xb: Vec::new(),
+            yb: Vec::new(),
+        };
+        let x_val = x.rows_range(n_fit..x.rows);
+        let curve = warm_up(
+            &mut model,
+            &mut epochs,
+            (&x_val, &y[n_fit..]),
+            &s,
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        assert_eq!(model.g_coefficients(), g_before);
+        assert_ne!(model.predict_f(&x), f_before);
+        assert_eq!(curve.len(), 2);
+        assert!(curve.iter().all(|e| e.warmup && e.fidelity.is_none()));
+        // The whole run: warm-up epochs first, then the joint phase.
+        let outcome = train(
+            &mut model,
+            &x,
+            &y,
+            Some(0.5),
+            &s,
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        assert!(outcome.curve[..2].iter().all(|e| e.warmup));
+        assert!(outcome.curve[2..]
+            .iter()
+            .all(|e| !e.warmup && e.fidelity.is_some()));
+        assert_eq!(outcome.epochs, outcome.curve.len());
+        assert_ne!(model.g_coefficients(), g_before);
+    }
+
+    #[test]
+    fn the_stop_reason_is_kept() {
+        let (x, y) = linear_data();
+        let mut model = Model::new(Task::Regression, 2, &[4], &mut ChaCha8Rng::seed_from_u64(1));
+        let s = TrainSettings {
+            max_epochs: 2,
+            ..Default::default()
+        };
+        let outcome = train(
+            &mut model,
+            &x,
+            &y,
+            None,
+            &s,
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        // Two epochs cannot exhaust a patience of 3.
+        assert_eq!(
+            (outcome.stop_reason, outcome.epochs),
+            (StopReason::MaxEpochs, 2)
+        );
+        let s = TrainSettings {
+            learning_rate: 1e-12,
+            patience: 1,
+            lr_min_delta: 0.0,
+            ..Default::default()
+        };
+        let outcome = train(
+            &mut model,
+            &x,
+            &y,
+            None,
+            &s,
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        assert_eq!(outcome.stop_reason, StopReason::EarlyStopping);
+        assert!(outcome.epochs < 100);
+    }
+
+    #[test]
+    fn degenerate_means_worse_than_a_constant() {
+        assert!(!degenerate(Task::Regression, Some(0.99), None, &[]));
+        assert!(degenerate(Task::Regression, Some(1.01), None, &[]));
+        assert!(degenerate(Task::Regression, Some(f64::NAN), None, &[]));
+        // 3 of 4 test rows are positive: a constant gets 0.75.
+        let y = [1.0, 1.0, 0.0, 1.0];
+        assert!(degenerate(Task::Classification, None, Some(0.5), &y));
+        assert!(!degenerate(Task::Classification, None, Some(0.75), &y));
+        assert!(!degenerate(Task::Classification, None, Some(1.0), &y));
     }
 }

@@ -12,7 +12,13 @@ fn shared_datasets() -> PathBuf {
 }
 
 fn load(name: DatasetName) -> Dataset {
-    data::load(name, &shared_datasets(), 2000).unwrap_or_else(|e| panic!("{name}: {e}"))
+    data::load(
+        name,
+        &shared_datasets(),
+        2000,
+        sweep_shared::Protocol::Method,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn close(a: f32, b: f64) -> bool {
@@ -146,12 +152,30 @@ fn adult_uses_its_own_test_file_and_training_categories() {
 #[test]
 fn built_in_datasets_need_no_files_and_never_change() {
     let nowhere = PathBuf::from("/nonexistent");
-    let a = data::load(DatasetName::Friedman1, &nowhere, 500).unwrap();
-    let b = data::load(DatasetName::Friedman1, &nowhere, 500).unwrap();
+    let a = data::load(
+        DatasetName::Friedman1,
+        &nowhere,
+        500,
+        sweep_shared::Protocol::Method,
+    )
+    .unwrap();
+    let b = data::load(
+        DatasetName::Friedman1,
+        &nowhere,
+        500,
+        sweep_shared::Protocol::Method,
+    )
+    .unwrap();
     assert_eq!((a.x_train.rows, a.x_test.rows, a.inputs()), (400, 100, 10));
     assert_eq!(a.x_train, b.x_train);
     assert_eq!(a.sha256, b.sha256);
-    let m = data::load(DatasetName::Moons, &nowhere, 500).unwrap();
+    let m = data::load(
+        DatasetName::Moons,
+        &nowhere,
+        500,
+        sweep_shared::Protocol::Method,
+    )
+    .unwrap();
     assert_eq!((m.task, m.inputs()), (Task::Classification, 7));
     check_standardised(&m);
 }
@@ -162,7 +186,13 @@ fn a_missing_or_corrupt_file_is_a_clear_error_naming_it() {
     let wine = dir.join("wine-quality/winequality-red.csv");
     std::fs::create_dir_all(wine.parent().unwrap()).unwrap();
 
-    let err = data::load(DatasetName::AutoMpg, &dir, 0).unwrap_err();
+    let err = data::load(
+        DatasetName::AutoMpg,
+        &dir,
+        0,
+        sweep_shared::Protocol::Method,
+    )
+    .unwrap_err();
     assert!(matches!(err, DataError::Io { .. }), "{err}");
     assert!(err.to_string().contains("auto-mpg/auto-mpg.data"), "{err}");
 
@@ -170,7 +200,7 @@ fn a_missing_or_corrupt_file_is_a_clear_error_naming_it() {
         std::fs::read(shared_datasets().join("wine-quality/winequality-red.csv")).unwrap();
     bytes[500] ^= 1;
     std::fs::write(&wine, bytes).unwrap();
-    let err = data::load(DatasetName::Wine, &dir, 0).unwrap_err();
+    let err = data::load(DatasetName::Wine, &dir, 0, sweep_shared::Protocol::Method).unwrap_err();
     assert!(matches!(err, DataError::Checksum { .. }), "{err}");
     assert!(
         err.to_string()
@@ -178,4 +208,87 @@ fn a_missing_or_corrupt_file_is_a_clear_error_naming_it() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn load_as_authors(name: DatasetName) -> Dataset {
+    data::load(
+        name,
+        &shared_datasets(),
+        2000,
+        sweep_shared::Protocol::AuthorsCode,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The authors' Adult: the 14 columns in file order, categorical ones as
+/// label codes, all standardised on `adult.data`; row 0's inputs as
+/// `validation/authors_facts.py` printed them with scikit-learn.
+#[test]
+fn authors_adult_is_fourteen_label_coded_columns() {
+    let d = load_as_authors(DatasetName::Adult);
+    assert_eq!(d.inputs(), 14);
+    assert_eq!(
+        d.features,
+        [
+            "age",
+            "workclass",
+            "fnlwgt",
+            "education",
+            "education-num",
+            "marital-status",
+            "occupation",
+            "relationship",
+            "race",
+            "sex",
+            "capital-gain",
+            "capital-loss",
+            "hours-per-week",
+            "native-country"
+        ]
+    );
+    assert_eq!((d.x_train.rows, d.x_test.rows), (32_561, 16_281));
+    let expected = [
+        0.03067055735,
+        2.624297634,
+        -1.063610745,
+        -0.335436928,
+        1.134738764,
+        0.9216339465,
+        -1.545255775,
+        -0.2778050392,
+        0.3936675268,
+        0.703071345,
+        0.1484528952,
+        -0.216659527,
+        -0.03542944697,
+        0.2613699889,
+    ];
+    for (j, &e) in expected.iter().enumerate() {
+        assert!(
+            close(d.x_train.row(0)[j], e),
+            "{}: {} vs {e}",
+            d.features[j],
+            d.x_train.row(0)[j]
+        );
+    }
+    assert_eq!(d.coded, [1, 3, 5, 6, 7, 8, 9, 13]);
+    check_standardised(&d);
+}
+
+/// The authors' Wine split (pandas' sample) and Titanic's imputation over
+/// all rows before the split.
+#[test]
+fn authors_wine_split_and_titanic_imputation() {
+    let d = load_as_authors(DatasetName::Wine);
+    assert_eq!((d.x_train.rows, d.x_test.rows), (1279, 320));
+    let method = load(DatasetName::Wine);
+    assert_ne!(d.x_test.row(0), method.x_test.row(0));
+    // Titanic: the same 12 inputs; a missing age takes the all-rows mean
+    // 29.88113451, which standardises with the training mean 29.60161876.
+    let t = load_as_authors(DatasetName::Titanic);
+    assert_eq!(t.inputs(), 12);
+    assert_eq!(t.features, load(DatasetName::Titanic).features);
+    // Neighbour noise is in raw units for Titanic, model units for Wine.
+    assert!(t.noise_scale[..4].iter().all(|&s| s != 1.0));
+    assert!(d.noise_scale.iter().all(|&s| s == 1.0));
 }

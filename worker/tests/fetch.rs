@@ -96,7 +96,13 @@ fn fetches_verifies_and_skips_what_it_already_has() {
         );
     }
     // The fetched directory is a data directory the trainer reads.
-    sweep_worker::data::load(sweep_shared::DatasetName::AutoMpg, &dest, 0).unwrap();
+    sweep_worker::data::load(
+        sweep_shared::DatasetName::AutoMpg,
+        &dest,
+        0,
+        sweep_shared::Protocol::Method,
+    )
+    .unwrap();
 
     let again = fetch(&dest, &url);
     assert!(again.status.success());

@@ -50,6 +50,9 @@ pub fn report(
     for f in &written.files {
         println!("{}", f.display());
     }
+    for cell in &written.degenerate {
+        eprintln!("warning: degenerate black box (worse than a constant) in {cell}");
+    }
     if !written.skipped.is_empty() {
         anyhow::bail!("{}", written.skipped.join("; "));
     }

@@ -1,18 +1,24 @@
-//! Statistics over seeds per cell (dataset, objective, α): for each metric
-//! n, mean, standard deviation, standard error and a 95% Student-t
-//! interval, plus whether the cell is on its dataset's accuracy–fidelity
-//! Pareto front (on the means).
+//! Statistics over seeds per cell (dataset, objective, α, grid point): for
+//! each metric n, mean, standard deviation, standard error and a 95%
+//! Student-t interval, how many seeds were degenerate, plus whether the
+//! cell is on its dataset's accuracy–fidelity Pareto front (on the means,
+//! over every grid point of the dataset).
 
 use polars::prelude::*;
 
 use super::groups::{group_rows, summary};
+use super::panels::{grid_labels, grid_pairs};
 pub use super::stats::t_quantile_975;
 use super::{counts, floats, strings, ReportError, METRICS};
 
 /// Aggregates a runs frame (see `frames::runs`) into one row per cell, in
 /// the order cells first appear.
 pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, ReportError> {
-    let groups = group_rows(runs, &["dataset", "objective", "alpha"])?;
+    // Runs written before grids existed have no grid column: one point.
+    let grid = grid_labels(runs)?;
+    let mut keyed = runs.select(["dataset", "objective", "alpha"])?;
+    keyed.with_column(Column::new("grid".into(), grid.clone()))?;
+    let groups = group_rows(&keyed, &["dataset", "objective", "alpha", "grid"])?;
     let first: Vec<usize> = groups.iter().map(|rows| rows[0]).collect();
     let (dataset, objective, alpha) = (
         strings(runs, "dataset")?,
@@ -38,7 +44,40 @@ pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, ReportError> {
             "alpha".into(),
             first.iter().map(|&i| alpha[i]).collect::<Vec<_>>(),
         ),
+        Column::new(
+            "grid".into(),
+            first.iter().map(|&i| grid[i].clone()).collect::<Vec<_>>(),
+        ),
     ];
+    // One column per grid key, null where a cell's objective ignores it.
+    let mut keys: Vec<&str> = Vec::new();
+    for &i in &first {
+        for (k, _) in grid_pairs(&grid[i]) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    for k in keys {
+        let values: Vec<Option<String>> = first
+            .iter()
+            .map(|&i| {
+                grid_pairs(&grid[i])
+                    .into_iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.to_string())
+            })
+            .collect();
+        columns.push(Column::new(k.into(), values));
+    }
+    if runs.column("degenerate").is_ok() {
+        let degenerate = super::bools(runs, "degenerate")?;
+        let counted: Vec<u32> = groups
+            .iter()
+            .map(|rows| rows.iter().filter(|&&i| degenerate[i]).count() as u32)
+            .collect();
+        columns.push(Column::new("degenerate_n".into(), counted));
+    }
     for m in METRICS {
         let values = floats(runs, m)?;
         let (mut n, mut mean, mut std) = (Vec::new(), Vec::new(), Vec::new());

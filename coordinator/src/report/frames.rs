@@ -93,6 +93,41 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
                 .map(|r| s(r).patience as u64)
                 .collect::<Vec<u64>>(),
         ),
+        Column::new("grid".into(), spec(&|s| s.grid_label())),
+        Column::new(
+            "protocol".into(),
+            spec(&|s| text_of(&s.settings, "protocol")),
+        ),
+        Column::new(
+            "lr_schedule".into(),
+            spec(&|s| text_of(&s.settings, "lr_schedule")),
+        ),
+        Column::new(
+            "lr_min_delta".into(),
+            parsed
+                .iter()
+                .map(|r| s(r).lr_min_delta)
+                .collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            "early_stopping_on".into(),
+            spec(&|s| text_of(&s.settings, "early_stopping_on")),
+        ),
+        Column::new(
+            "min_epochs".into(),
+            parsed
+                .iter()
+                .map(|r| s(r).min_epochs as u64)
+                .collect::<Vec<u64>>(),
+        ),
+        Column::new("g_init".into(), spec(&|s| text_of(&s.settings, "g_init"))),
+        Column::new(
+            "warmup_epochs".into(),
+            parsed
+                .iter()
+                .map(|r| s(r).warmup_epochs as u64)
+                .collect::<Vec<u64>>(),
+        ),
         Column::new(
             "settings_json".into(),
             spec(&|s| serde_json::to_string(&s.settings).expect("settings serialise")),
@@ -134,6 +169,27 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
         ),
         col("epochs", metric(&|r| Some(r.metrics.epochs as f64))),
         col("final_lr", metric(&|r| Some(r.metrics.final_lr))),
+        Column::new(
+            "stop_reason".into(),
+            parsed
+                .iter()
+                .map(|r| r.metrics.stop_reason.map(|s| s.as_str()))
+                .collect::<Vec<Option<&str>>>(),
+        ),
+        Column::new(
+            "lr_collapsed".into(),
+            parsed
+                .iter()
+                .map(|r| r.metrics.lr_collapsed)
+                .collect::<Vec<bool>>(),
+        ),
+        Column::new(
+            "degenerate".into(),
+            parsed
+                .iter()
+                .map(|r| r.metrics.degenerate)
+                .collect::<Vec<bool>>(),
+        ),
         col("train_seconds", metric(&|r| Some(r.metrics.train_seconds))),
         col("eval_seconds", metric(&|r| Some(r.metrics.eval_seconds))),
         Column::new(
@@ -152,6 +208,52 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
         ),
     ];
     Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// A setting's value as the sweep file writes it.
+fn text_of(s: &sweep_shared::TrainSettings, name: &str) -> String {
+    s.value_text(name).unwrap_or_default()
+}
+
+/// One row per (run, epoch): the validation losses and learning rate of
+/// each epoch of training, warm-up epochs first.
+pub fn curves(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
+    let (mut key, mut dataset, mut objective, mut alpha, mut seed, mut grid) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut epoch, mut phase, mut prediction, mut fidelity, mut joint, mut lr) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for r in rows {
+        let result = parse(r)?;
+        let label = result.spec.grid_label();
+        for (i, e) in result.curve.iter().enumerate() {
+            key.push(r.key.to_string());
+            dataset.push(result.spec.dataset.to_string());
+            objective.push(result.spec.objective.to_string());
+            alpha.push(result.spec.alpha);
+            seed.push(result.spec.seed);
+            grid.push(label.clone());
+            epoch.push(i as u32);
+            phase.push(if e.warmup { "warmup" } else { "train" });
+            prediction.push(finite(Some(e.prediction)));
+            fidelity.push(finite(e.fidelity));
+            joint.push(finite(Some(e.joint)));
+            lr.push(e.lr);
+        }
+    }
+    Ok(DataFrame::new_infer_height(vec![
+        Column::new("job_key".into(), key),
+        Column::new("dataset".into(), dataset),
+        Column::new("objective".into(), objective),
+        col("alpha", alpha),
+        Column::new("seed".into(), seed),
+        Column::new("grid".into(), grid),
+        Column::new("epoch".into(), epoch),
+        Column::new("phase".into(), phase),
+        col("val_prediction_loss", prediction),
+        col("val_fidelity", fidelity),
+        col("val_joint_loss", joint),
+        Column::new("learning_rate".into(), lr),
+    ])?)
 }
 
 /// One row per failed job, with the last error text.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod frames;
 mod groups;
 pub mod live;
+pub mod panels;
 pub mod plots;
 pub mod stats;
 pub mod table;
@@ -50,6 +51,9 @@ pub struct Written {
     pub cells: usize,
     /// Files that could not be drawn, and why (the rest are still written).
     pub skipped: Vec<String>,
+    /// Cells with degenerate seeds (a black box worse than a constant),
+    /// as `wine mtl α=0.1: 2 of 5 seeds`.
+    pub degenerate: Vec<String>,
 }
 
 pub const ALL_FORMATS: [Format; 4] = [Format::Parquet, Format::Md, Format::Html, Format::Plots];
@@ -158,6 +162,7 @@ pub fn generate(
     let mut runs = frames::runs(&results)?;
     let mut failures = frames::failures(&failed)?;
     let mut explanations = frames::explanations(&results)?;
+    let mut curves = frames::curves(&results)?;
     let mut cells = cells::aggregate(&runs)?;
     let mut files = Vec::new();
     if formats.contains(&Format::Parquet) {
@@ -166,6 +171,7 @@ pub fn generate(
             ("failures.parquet", &mut failures),
             ("cells.parquet", &mut cells),
             ("explanations.parquet", &mut explanations),
+            ("curves.parquet", &mut curves),
         ] {
             let path = out.join(file);
             write_parquet(&path, df)?;
@@ -191,13 +197,42 @@ pub fn generate(
             Err(e) => skipped.push(format!("plots: {e}")),
         }
     }
+    let degenerate = degenerate_cells(&cells)?;
     Ok(Written {
         files,
         runs: runs.height(),
         failures: failures.height(),
         cells: cells.height(),
         skipped,
+        degenerate,
     })
+}
+
+/// The cells with degenerate seeds, named for a warning.
+fn degenerate_cells(cells: &DataFrame) -> Result<Vec<String>, ReportError> {
+    if cells.column("degenerate_n").is_err() {
+        return Ok(Vec::new());
+    }
+    let (dataset, objective, alpha) = (
+        strings(cells, "dataset")?,
+        strings(cells, "objective")?,
+        floats(cells, "alpha")?,
+    );
+    let grid = panels::grid_labels(cells)?;
+    let (flagged, n) = (counts(cells, "degenerate_n")?, counts(cells, "gf_n")?);
+    Ok((0..cells.height())
+        .filter(|&i| flagged[i] > 0)
+        .map(|i| {
+            let mut cell = match alpha[i] {
+                Some(a) => format!("{} {} α={a}", dataset[i], objective[i]),
+                None => format!("{} {}", dataset[i], objective[i]),
+            };
+            if !grid[i].is_empty() {
+                cell.push_str(&format!(" [{}]", grid[i]));
+            }
+            format!("{cell}: {} of {} seeds", flagged[i], n[i])
+        })
+        .collect())
 }
 
 /// Times the aggregation of `rows` synthetic runs into cells.

@@ -1,11 +1,14 @@
-//! The published paper's table, per dataset: rows are the prediction
+//! The published paper's table, per panel (a dataset, at one grid point
+//! when the sweep has a grid; see `panels`): rows are the prediction
 //! metrics, GF, GNF and R²(f, g); columns are STL, then α ascending; each
 //! entry is `mean ± std` over seeds, with n shown when fewer seeds than
 //! planned have a result. The best-fidelity and best-prediction cells are
-//! marked.
+//! marked, and cells with degenerate seeds (a black box worse than a
+//! constant) are named under their table.
 
 use polars::prelude::DataFrame;
 
+use super::panels::panels;
 use super::{counts, floats, strings, ReportError};
 
 /// (mean, std, n) of one metric in one cell.
@@ -16,10 +19,12 @@ struct Column {
     /// Sort key: STL first, then α.
     order: f64,
     stats: Vec<Stat>,
+    /// Seeds whose black box was degenerate, of how many finished.
+    degenerate: (u32, u32),
 }
 
 struct Table {
-    dataset: String,
+    title: String,
     rows: Vec<(&'static str, &'static str)>,
     columns: Vec<Column>,
     best_fidelity: Option<usize>,
@@ -49,7 +54,6 @@ const CLASSIFICATION: [(&str, &str); 5] = [
 impl Tables {
     /// Builds the tables from a cells frame (see `cells::aggregate`).
     pub fn from_cells(cells: &DataFrame, planned: usize) -> Result<Tables, ReportError> {
-        let dataset = strings(cells, "dataset")?;
         let objective = strings(cells, "objective")?;
         let alpha = floats(cells, "alpha")?;
         // Every metric a table shows, read once: (means, stds, counts).
@@ -64,40 +68,47 @@ impl Tables {
                 columns.insert(*m, read);
             }
         }
+        let degenerate = if cells.column("degenerate_n").is_ok() {
+            counts(cells, "degenerate_n")?
+        } else {
+            vec![0; cells.height()]
+        };
+        let finished = counts(cells, "gf_n")?;
         let mut tables: Vec<Table> = Vec::new();
-        for i in 0..cells.height() {
-            let classification = columns["accuracy"].0[i].is_some();
+        for panel in panels(cells)? {
+            let classification = columns["accuracy"].0[panel.rows[0]].is_some();
             let rows: Vec<(&str, &str)> = if classification {
                 CLASSIFICATION.to_vec()
             } else {
                 REGRESSION.to_vec()
             };
-            let stats = rows
-                .iter()
-                .map(|(_, m)| {
-                    let (mean, std, n) = &columns[m];
-                    (mean[i], std[i], n[i])
-                })
-                .collect();
-            let (label, order) = match alpha[i] {
-                Some(a) if objective[i] == "mtl" => (format!("α = {a}"), a),
-                _ => ("STL".to_string(), -1.0),
-            };
-            let column = Column {
-                label,
-                order,
-                stats,
-            };
-            match tables.iter_mut().find(|t| t.dataset == dataset[i]) {
-                Some(t) => t.columns.push(column),
-                None => tables.push(Table {
-                    dataset: dataset[i].clone(),
-                    rows,
-                    columns: vec![column],
-                    best_fidelity: None,
-                    best_prediction: None,
-                }),
+            let mut table_columns = Vec::new();
+            for &i in &panel.rows {
+                let stats = rows
+                    .iter()
+                    .map(|(_, m)| {
+                        let (mean, std, n) = &columns[m];
+                        (mean[i], std[i], n[i])
+                    })
+                    .collect();
+                let (label, order) = match alpha[i] {
+                    Some(a) if objective[i] == "mtl" => (format!("α = {a}"), a),
+                    _ => ("STL".to_string(), -1.0),
+                };
+                table_columns.push(Column {
+                    label,
+                    order,
+                    stats,
+                    degenerate: (degenerate[i], finished[i]),
+                });
             }
+            tables.push(Table {
+                title: panel.title(),
+                rows,
+                columns: table_columns,
+                best_fidelity: None,
+                best_prediction: None,
+            });
         }
         for t in &mut tables {
             t.columns.sort_by(|a, b| a.order.total_cmp(&b.order));
@@ -139,7 +150,7 @@ impl Tables {
             self.planned
         ));
         for t in &self.tables {
-            out.push_str(&format!("\n## {}\n\n| |", t.dataset));
+            out.push_str(&format!("\n## {}\n\n| |", t.title));
             for c in &t.columns {
                 out.push_str(&format!(" {} |", c.label));
             }
@@ -158,6 +169,9 @@ impl Tables {
                 }
                 out.push('\n');
             }
+            if let Some(note) = degenerate_note(t) {
+                out.push_str(&format!("\n{note}\n"));
+            }
         }
         out
     }
@@ -175,6 +189,7 @@ impl Tables {
              th,td{{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}}\
              th:first-child,td:first-child{{text-align:left}}\
              td.best{{font-weight:bold;background:#eef6ee}}\
+             p.warn{{color:#8a4b00}}\
              </style></head><body>\n<h1>Sweep <code>{0}</code></h1>\n\
              <p>Each entry is mean ± standard deviation over seeds ({1} planned per cell; n is shown where fewer finished). \
              Highlighted: the best prediction and the best fidelity (lowest GF) of each dataset.</p>\n",
@@ -184,7 +199,7 @@ impl Tables {
         for t in &self.tables {
             out.push_str(&format!(
                 "<h2>{}</h2>\n<table>\n<tr><th></th>",
-                esc(&t.dataset)
+                esc(&t.title)
             ));
             for c in &t.columns {
                 out.push_str(&format!("<th>{}</th>", esc(&c.label)));
@@ -206,10 +221,29 @@ impl Tables {
                 out.push_str("</tr>\n");
             }
             out.push_str("</table>\n");
+            if let Some(note) = degenerate_note(t) {
+                out.push_str(&format!("<p class=\"warn\">{}</p>\n", esc(&note)));
+            }
         }
         out.push_str("</body></html>\n");
         out
     }
+}
+
+/// `Degenerate seeds (test error worse than a constant): α = 0.1: 2 of 5.`
+fn degenerate_note(t: &Table) -> Option<String> {
+    let flagged: Vec<String> = t
+        .columns
+        .iter()
+        .filter(|c| c.degenerate.0 > 0)
+        .map(|c| format!("{}: {} of {}", c.label, c.degenerate.0, c.degenerate.1))
+        .collect();
+    (!flagged.is_empty()).then(|| {
+        format!(
+            "⚠ Degenerate seeds (a black box worse than a constant predictor): {}.",
+            flagged.join("; ")
+        )
+    })
 }
 
 fn best(

@@ -54,11 +54,15 @@ fn plot_runs(
         let objective = report::strings(&cells, "objective")?;
         let alpha = report::floats(&cells, "alpha")?;
         let values = report::floats(&cells, &format!("{metric}_mean"))?;
+        let grid = report::panels::grid_labels(&cells)?;
         for c in 0..cells.height() {
-            let cell = match alpha[c] {
+            let mut cell = match alpha[c] {
                 Some(a) => format!("α={a}"),
                 None => objective[c].to_uppercase(),
             };
+            if !grid[c].is_empty() {
+                cell.push_str(&format!(" [{}]", grid[c]));
+            }
             let series = panels
                 .entry(dataset[c].clone())
                 .or_default()

@@ -14,7 +14,11 @@ pub(super) fn load_cached(
     shared: &Shared,
     spec: &JobSpec,
 ) -> Result<Arc<Dataset>, data::DataError> {
-    let key = (spec.dataset, spec.settings.synthetic_rows);
+    let key = (
+        spec.dataset,
+        spec.settings.synthetic_rows,
+        spec.settings.protocol,
+    );
     if let Some(d) = shared.datasets.lock().unwrap().get(&key) {
         return Ok(d.clone());
     }
@@ -22,6 +26,7 @@ pub(super) fn load_cached(
         spec.dataset,
         &shared.config.cache_dir,
         spec.settings.synthetic_rows,
+        spec.settings.protocol,
     )?);
     shared.datasets.lock().unwrap().insert(key, d.clone());
     Ok(d)

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use sweep_proto as pb;
 use sweep_shared::ids::{JobKey, LeaseToken, WorkerId};
-use sweep_shared::DatasetName;
+use sweep_shared::{DatasetName, Protocol};
 use tokio::task::JoinSet;
 
 use crate::data::Dataset;
@@ -64,7 +64,7 @@ struct Shared {
     worker_id: Mutex<Option<WorkerId>>,
     held: Mutex<HashMap<JobKey, Held>>,
     /// Loaded datasets, so consecutive jobs on one dataset parse it once.
-    datasets: Mutex<HashMap<(DatasetName, usize), Arc<Dataset>>>,
+    datasets: Mutex<HashMap<(DatasetName, usize, Protocol), Arc<Dataset>>>,
     fetching: tokio::sync::Mutex<()>,
     /// Jobs whose reports are in flight.
     reporting: Mutex<Vec<JobKey>>,

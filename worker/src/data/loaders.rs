@@ -346,7 +346,10 @@ fn adult_table() -> RawTable {
         .iter()
         .map(|&i| ADULT_COLUMNS[i])
         .collect();
-    RawTable::new(&numeric, &categorical)
+    RawTable {
+        file_order: ADULT_COLUMNS[..14].iter().map(|c| c.to_string()).collect(),
+        ..RawTable::new(&numeric, &categorical)
+    }
 }
 
 fn adult(table: &mut RawTable, path: &Path, text: &str, is_test: bool) -> Result<(), DataError> {

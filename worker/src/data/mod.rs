@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use sweep_shared::registry::{self, read_verified};
 
-use sweep_shared::{DatasetName, Task};
+use sweep_shared::{DatasetName, Protocol, Task};
 
 // The registry (files, checksums, verified reading) is shared with the
 // coordinator; these names keep the worker's paths to it short.
@@ -80,6 +80,14 @@ pub struct Dataset {
     /// Identity of the data: the SHA-256 over the files' checksums, or of
     /// the generator's parameters for built-in datasets.
     pub sha256: String,
+    /// Per model input, the factor from the unit GNF's neighbour noise is
+    /// drawn in to model units: 1 under method.md (model units); the
+    /// inverse of the raw column's training std where the authors' code
+    /// perturbs raw values.
+    pub noise_scale: Vec<f32>,
+    /// Model inputs that are standardised label codes (the authors' Adult):
+    /// GNF's neighbours draw them, as a category, from the evaluated points.
+    pub coded: Vec<usize>,
 }
 
 impl Dataset {
@@ -162,11 +170,12 @@ impl From<FileError> for DataError {
     }
 }
 
-/// Loads, verifies and preprocesses a dataset.
+/// Loads, verifies and preprocesses a dataset as `protocol` prepares it.
 pub fn load(
     name: DatasetName,
     data_dir: &Path,
     synthetic_rows: usize,
+    protocol: Protocol,
 ) -> Result<Dataset, DataError> {
     match name {
         DatasetName::Friedman1 => Ok(synthetic::friedman1(synthetic_rows)),
@@ -177,10 +186,19 @@ pub fn load(
                 contents.push(read_verified(data_dir, file)?);
             }
             let sha = files_identity(name);
-            let (raw, partition) = loaders::parse(name, data_dir, &contents)?;
-            prep::preprocess(name, raw, partition, sha).map_err(|source| DataError::Unusable {
-                path: data_dir.join(registry::files(name)[0].path),
-                source,
+            let (raw, mut partition) = loaders::parse(name, data_dir, &contents)?;
+            if name == DatasetName::Wine && protocol == Protocol::AuthorsCode {
+                partition = Partition::Sampled {
+                    frac: 0.8,
+                    seed: 42,
+                };
+            }
+            let prep = prep::Preparation::of(name, protocol);
+            prep::preprocess(name, raw, partition, sha, prep).map_err(|source| {
+                DataError::Unusable {
+                    path: data_dir.join(registry::files(name)[0].path),
+                    source,
+                }
             })
         }
     }

@@ -86,6 +86,20 @@ pub fn train_test_split(n: usize, test_fraction: f64, seed: u32) -> (Vec<usize>,
     (train.to_vec(), test.to_vec())
 }
 
+/// Row indices `(train, test)` of pandas' `df.sample(frac, random_state=seed)`
+/// for training and `df.drop(train.index)` for testing, as the authors'
+/// code splits Wine: the sample is the permutation's first `round(frac·n)`
+/// rows in the permutation's order, the test rows the rest in file order.
+pub fn pandas_sample_split(n: usize, frac: f64, seed: u32) -> (Vec<usize>, Vec<usize>) {
+    // pandas rounds half to even; 0.8 · 1599 = 1279.2 is far from a tie.
+    let n_train = (frac * n as f64).round_ties_even() as usize;
+    let perm = numpy_permutation(seed, n);
+    let (train, rest) = perm.split_at(n_train);
+    let mut test = rest.to_vec();
+    test.sort_unstable();
+    (train.to_vec(), test)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +121,23 @@ mod tests {
         assert_eq!(train[..8], [493, 354, 342, 834, 705, 522, 1590, 1404]);
         let (_, test) = train_test_split(392, 0.2, 42);
         assert_eq!(test[..5], [78, 274, 246, 55, 387]);
+    }
+
+    /// Indices printed by pandas 2.3.3 for the red-wine file
+    /// (`validation/authors_facts.py`).
+    #[test]
+    fn the_authors_wine_split_is_pandas_sample() {
+        let (train, test) = pandas_sample_split(1599, 0.8, 42);
+        assert_eq!((train.len(), test.len()), (1279, 320));
+        assert_eq!(
+            train[..10],
+            [803, 124, 350, 682, 1326, 976, 1493, 706, 613, 1587]
+        );
+        assert_eq!(train[1274..], [16, 1072, 1574, 546, 658]);
+        assert_eq!(test[..10], [1, 8, 13, 14, 20, 21, 26, 34, 37, 40]);
+        assert_eq!(test[315..], [1569, 1570, 1573, 1583, 1595]);
+        // Keras' validation rows start at sample position 1151: row 93.
+        assert_eq!(train[1151], 93);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use sweep_shared::DatasetName;
 
-use super::prep::{preprocess, Partition, RawTable};
+use super::prep::{preprocess, Partition, Preparation, RawTable};
 use super::{sha256_hex, Dataset};
 
 const DATA_SEED: u64 = 20_230_901;
@@ -78,5 +78,6 @@ pub fn moons(rows: usize) -> Dataset {
 
 fn finish(name: DatasetName, table: RawTable, rows: usize) -> Dataset {
     let identity = sha256_hex(format!("{name}:v1:seed={DATA_SEED}:rows={rows}").as_bytes());
-    preprocess(name, table, SPLIT, identity).expect("synthetic data is well formed")
+    preprocess(name, table, SPLIT, identity, Preparation::default())
+        .expect("synthetic data is well formed")
 }

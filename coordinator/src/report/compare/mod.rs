@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 
+use super::panels::grid_labels;
 use super::stats::mean;
 pub use super::stats::{paired_p, welch_p};
 use super::{floats, strings, ReportError};
@@ -115,6 +116,8 @@ pub struct Row {
     pub dataset: String,
     pub objective: String,
     pub alpha: Option<f64>,
+    /// The grid point (see the sweep file's `[grid]`); empty without one.
+    pub grid: String,
     pub metric: &'static str,
     pub n_a: usize,
     pub n_b: usize,
@@ -131,15 +134,20 @@ pub struct Row {
 
 impl Row {
     pub fn cell(&self) -> String {
-        cell_label(&self.dataset, &self.objective, self.alpha)
+        cell_label(&self.dataset, &self.objective, self.alpha, &self.grid)
     }
 }
 
-/// `wine mtl α=0.1`, or `wine stl`.
-fn cell_label(dataset: &str, objective: &str, alpha: Option<f64>) -> String {
-    match alpha {
+/// `wine mtl α=0.1`, `wine stl`, or `wine mtl α=0.1 [g_init=least-squares]`.
+fn cell_label(dataset: &str, objective: &str, alpha: Option<f64>, grid: &str) -> String {
+    let cell = match alpha {
         Some(a) => format!("{dataset} {objective} α={a}"),
         None => format!("{dataset} {objective}"),
+    };
+    if grid.is_empty() {
+        cell
+    } else {
+        format!("{cell} [{grid}]")
     }
 }
 
@@ -160,8 +168,8 @@ impl Comparison {
     }
 }
 
-/// (dataset, objective, α's bits): α as bits so that the key is `Ord`.
-type CellKey = (String, String, Option<u64>);
+/// (dataset, objective, α's bits, grid point): α as bits so that the key is `Ord`.
+type CellKey = (String, String, Option<u64>, String);
 
 fn alpha_of(key: &CellKey) -> Option<f64> {
     key.2.map(f64::from_bits)
@@ -174,6 +182,7 @@ fn samples(runs: &DataFrame) -> Result<Samples, ReportError> {
     let dataset = strings(runs, "dataset")?;
     let objective = strings(runs, "objective")?;
     let alpha = floats(runs, "alpha")?;
+    let grid = grid_labels(runs)?;
     let seed: Vec<u64> = runs
         .column("seed")
         .and_then(|c| c.cast(&DataType::UInt64))?
@@ -189,6 +198,7 @@ fn samples(runs: &DataFrame) -> Result<Samples, ReportError> {
                 dataset[i].clone(),
                 objective[i].clone(),
                 alpha[i].map(f64::to_bits),
+                grid[i].clone(),
             );
             if let Some(v) = values[i] {
                 out.entry(key)
@@ -215,7 +225,7 @@ pub fn compare(
     let (sa, sb) = (samples(a)?, samples(b)?);
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
-    let label = |k: &CellKey| cell_label(&k.0, &k.1, alpha_of(k));
+    let label = |k: &CellKey| cell_label(&k.0, &k.1, alpha_of(k), &k.3);
     for (key, ma) in &sa {
         let Some(mb) = sb.get(key) else {
             unmatched.push(format!("{} (only in {a_name})", label(key)));
@@ -286,6 +296,7 @@ fn compare_cell(
         dataset: key.0.clone(),
         objective: key.1.clone(),
         alpha: alpha_of(key),
+        grid: key.3.clone(),
         metric,
         n_a: va.len(),
         n_b: vb.len(),

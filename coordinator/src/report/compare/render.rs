@@ -18,6 +18,7 @@ impl Comparison {
             Column::new("dataset".into(), strs(&|x| x.dataset.clone())),
             Column::new("objective".into(), strs(&|x| x.objective.clone())),
             Column::new("alpha".into(), nums(&|x| x.alpha)),
+            Column::new("grid".into(), strs(&|x| x.grid.clone())),
             Column::new("metric".into(), strs(&|x| x.metric.to_string())),
             Column::new("n_a".into(), ints(&|x| x.n_a)),
             Column::new("n_b".into(), ints(&|x| x.n_b)),

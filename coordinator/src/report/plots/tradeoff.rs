@@ -1,5 +1,5 @@
-//! The per-dataset trade-off figure: the prediction metric against GF
-//! beside GNF against α.
+//! The per-panel trade-off figure (a dataset, at one grid point when the
+//! sweep has a grid): the prediction metric against GF beside GNF against α.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,7 @@ use polars::prelude::DataFrame;
 
 use super::font::font;
 use super::{drawing, e, legend, span, Drawn, Result2};
+use crate::report::panels::panels;
 use crate::report::{bools, floats, strings, ReportError};
 
 /// Means and standard deviations of one metric, per cell.
@@ -24,13 +25,13 @@ struct Point {
 }
 
 struct DatasetPlot {
-    dataset: String,
+    title: String,
+    stem: String,
     prediction_name: &'static str,
     points: Vec<Point>,
 }
 
 fn datasets(cells: &DataFrame) -> Result2<Vec<DatasetPlot>> {
-    let dataset = strings(cells, "dataset")?;
     let alpha = floats(cells, "alpha")?;
     let objective = strings(cells, "objective")?;
     let stat = |m: &str| -> Result2<MeanStd> {
@@ -45,28 +46,32 @@ fn datasets(cells: &DataFrame) -> Result2<Vec<DatasetPlot>> {
     let (gnf, gnf_sd) = stat("gnf")?;
     let pareto = bools(cells, "pareto")?;
     let mut out: Vec<DatasetPlot> = Vec::new();
-    for i in 0..cells.height() {
-        let (name, prediction) = match (acc[i], mse[i]) {
-            (Some(a), _) => ("accuracy", (a, acc_sd[i].unwrap_or(0.0))),
-            (None, Some(m)) => ("MSE", (m, mse_sd[i].unwrap_or(0.0))),
-            _ => continue,
-        };
-        let Some(g) = gf[i] else { continue };
-        let point = Point {
-            alpha: alpha[i].filter(|_| objective[i] == "mtl"),
-            prediction,
-            gf: (g, gf_sd[i].unwrap_or(0.0)),
-            gnf: gnf[i].map(|v| (v, gnf_sd[i].unwrap_or(0.0))),
-            pareto: pareto[i],
-        };
-        match out.iter_mut().find(|d| d.dataset == dataset[i]) {
-            Some(d) => d.points.push(point),
-            None => out.push(DatasetPlot {
-                dataset: dataset[i].clone(),
+    for panel in panels(cells)? {
+        let mut plot: Option<DatasetPlot> = None;
+        for &i in &panel.rows {
+            let (name, prediction) = match (acc[i], mse[i]) {
+                (Some(a), _) => ("accuracy", (a, acc_sd[i].unwrap_or(0.0))),
+                (None, Some(m)) => ("MSE", (m, mse_sd[i].unwrap_or(0.0))),
+                _ => continue,
+            };
+            let Some(g) = gf[i] else { continue };
+            let point = Point {
+                alpha: alpha[i].filter(|_| objective[i] == "mtl"),
+                prediction,
+                gf: (g, gf_sd[i].unwrap_or(0.0)),
+                gnf: gnf[i].map(|v| (v, gnf_sd[i].unwrap_or(0.0))),
+                pareto: pareto[i],
+            };
+            plot.get_or_insert_with(|| DatasetPlot {
+                title: panel.title(),
+                stem: panel.stem(),
                 prediction_name: name,
-                points: vec![point],
-            }),
+                points: Vec::new(),
+            })
+            .points
+            .push(point);
         }
+        out.extend(plot);
     }
     for d in &mut out {
         d.points
@@ -83,8 +88,8 @@ pub fn write_tradeoffs(cells: &DataFrame, out: &Path) -> Result2<Vec<PathBuf>> {
     std::fs::create_dir_all(&dir).map_err(ReportError::io(&dir))?;
     let mut files = Vec::new();
     for d in datasets(cells)? {
-        let svg = dir.join(format!("{}.svg", d.dataset));
-        let png = dir.join(format!("{}.png", d.dataset));
+        let svg = dir.join(format!("{}.svg", d.stem));
+        let png = dir.join(format!("{}.png", d.stem));
         let size = (1200, 520);
         tradeoff(SVGBackend::new(&svg, size).into_drawing_area(), &d).map_err(drawing(&svg))?;
         tradeoff(BitMapBackend::new(&png, size).into_drawing_area(), &d).map_err(drawing(&png))?;
@@ -95,7 +100,7 @@ pub fn write_tradeoffs(cells: &DataFrame, out: &Path) -> Result2<Vec<PathBuf>> {
 
 fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -> Drawn {
     root.fill(&WHITE).map_err(e)?;
-    let root = root.titled(&d.dataset, ("sans-serif", 26)).map_err(e)?;
+    let root = root.titled(&d.title, ("sans-serif", 26)).map_err(e)?;
     let (left, right) = root.split_horizontally(660);
     let blue = RGBColor(31, 119, 180);
     let red = RGBColor(214, 39, 40);
