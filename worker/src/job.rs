@@ -12,8 +12,8 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sweep_shared::{
-    Explanation, GInit, JobResult, JobSpec, Metrics, Objective, Protocol, SettingsError, Task,
-    CODE_VERSION, LR_COLLAPSED_BELOW,
+    DatasetName, Explanation, GInit, JobResult, JobSpec, Metrics, Objective, Protocol,
+    SettingsError, Task, CODE_VERSION, LR_COLLAPSED_BELOW,
 };
 
 use crate::data::{self, DataError, Dataset};
@@ -138,6 +138,11 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         &mut rng(spec.seed, Stream::Lime),
         &predict,
     );
+    // The authors' code explains 500 test points of Adult and Housing.
+    let mut gnf_settings = s.clone();
+    if authors && matches!(data.name, DatasetName::Adult | DatasetName::Housing) {
+        gnf_settings.gnf_max_points = gnf_settings.gnf_max_points.min(500);
+    }
     let around = Neighbourhood {
         scale: &data.noise_scale,
         random_categories: authors,
@@ -147,7 +152,7 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         &lime,
         &data.x_test,
         &f_test,
-        s,
+        &gnf_settings,
         &around,
         &mut rng(spec.seed, Stream::Neighbours),
         &predict,
