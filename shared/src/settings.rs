@@ -123,8 +123,13 @@ pub enum SettingsError {
     NotInUnitInterval { field: &'static str, value: f64 },
     #[error("{field}: must be at least {min}")]
     TooSmall { field: &'static str, min: usize },
-    #[error("{field}: must be zero or positive, got {value}")]
+    #[error("{field}: must be finite and at least 0, got {value}")]
     Negative { field: &'static str, value: f64 },
+    #[error("{field}: {because}")]
+    Redundant {
+        field: &'static str,
+        because: &'static str,
+    },
     #[error("{field}: {value} is above max_epochs")]
     AboveMaxEpochs { field: &'static str, value: usize },
     #[error("hidden: layer widths must be at least 1")]
@@ -178,6 +183,14 @@ impl TrainSettings {
         at_least("gnf_neighbours", self.gnf_neighbours, 1)?;
         positive("gnf_sigma", self.gnf_sigma)?;
         at_least("synthetic_rows", self.synthetic_rows, 20)?;
+        if self.protocol == Protocol::AuthorsCode && self.lr_schedule == LrSchedule::None {
+            // The preset already trains without a schedule: refused, so the
+            // same training does not get a second key.
+            return Err(SettingsError::Redundant {
+                field: "lr_schedule",
+                because: "protocol authors-code trains without a schedule already",
+            });
+        }
         if !(self.lr_min_delta >= 0.0 && self.lr_min_delta.is_finite()) {
             return Err(SettingsError::Negative {
                 field: "lr_min_delta",
@@ -288,5 +301,24 @@ mod tests {
             ..Default::default()
         };
         assert!(s.validate().unwrap_err().to_string().starts_with("hidden:"));
+        let s = TrainSettings {
+            protocol: Protocol::AuthorsCode,
+            lr_schedule: LrSchedule::None,
+            ..Default::default()
+        };
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("lr_schedule:"));
+        let s = TrainSettings {
+            min_epochs: 200,
+            ..Default::default()
+        };
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("min_epochs:"));
     }
 }

@@ -122,9 +122,18 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
     let f_test = model.predict_f(&data.x_test);
     let mut g_test = model.predict_g(&data.x_test);
     if hard_g {
-        // scikit-learn's `predict`: 1 where w·x + b > 0.
-        for g in &mut g_test {
-            *g = f32::from(u8::from(*g > 0.5));
+        // scikit-learn's `predict`: 1 where w·x + b > 0, on the logit
+        // itself (the f32 sigmoid of a tiny positive logit rounds to 0.5).
+        let (coef, intercept) = model.g_coefficients();
+        for (i, g) in g_test.iter_mut().enumerate() {
+            let row = data.x_test.row(i);
+            let z = intercept
+                + row
+                    .iter()
+                    .zip(&coef)
+                    .map(|(&x, c)| f64::from(x) * c)
+                    .sum::<f64>();
+            *g = f32::from(u8::from(z > 0.0));
         }
     }
     if f_test.iter().chain(&g_test).any(|v| !v.is_finite()) {

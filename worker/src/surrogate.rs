@@ -142,7 +142,8 @@ fn logistic(
         let Some((next, value)) = accepted else {
             break; // no step lowers the objective: at the optimum to rounding
         };
-        let largest = step.iter().fold(0.0f64, |m, s| m.max((scale * s).abs()));
+        // Converged when Newton's own step is negligible, not a halved one.
+        let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
         beta = next;
         current = value;
         if largest < 1e-10 {

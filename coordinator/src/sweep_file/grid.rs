@@ -99,7 +99,16 @@ pub fn parse(text: &str, source: &str, training: &TrainSettings) -> Result<Grid,
     }
     let points = combos
         .iter()
-        .map(|c| settings_with(&base, c).map_err(|problem| bad(source, "grid", problem)))
+        .map(|c| {
+            settings_with(&base, c).map_err(|problem| {
+                let point: Vec<String> = c.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                bad(
+                    source,
+                    "grid",
+                    format!("the point {}: {problem}", point.join(", ")),
+                )
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Grid {
         keys: axes.into_iter().map(|(k, _)| k).collect(),
@@ -244,7 +253,7 @@ g_init = ["glorot", "least-squares"]
         );
         let e = error(&GRID.replace("max_epochs = 3", "max_epochs = 3\nlr_min_delta = -1.0"));
         assert!(
-            e.contains("training.lr_min_delta: must be zero or positive"),
+            e.contains("training.lr_min_delta: must be finite and at least 0"),
             "{e}"
         );
     }

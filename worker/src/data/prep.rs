@@ -210,7 +210,12 @@ pub fn preprocess(
     if prep.label_codes && !raw.file_order.is_empty() {
         // Every column is one input now: put them in the file's order.
         let mut order: Vec<usize> = (0..columns.len()).collect();
-        let rank = |name: &str| raw.file_order.iter().position(|c| c == name);
+        let rank = |name: &str| {
+            raw.file_order
+                .iter()
+                .position(|c| c == name)
+                .expect("every column is in the file's order")
+        };
         order.sort_by_key(|&c| rank(&features[c]));
         let mut taken: Vec<Option<Column<'_>>> = columns.into_iter().map(Some).collect();
         columns = order
