@@ -120,22 +120,25 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
 
     let started = Instant::now();
     let f_test = model.predict_f(&data.x_test);
-    let mut g_test = model.predict_g(&data.x_test);
-    if hard_g {
+    let g_test = if hard_g {
         // scikit-learn's `predict`: 1 where w·x + b > 0, on the logit
         // itself (the f32 sigmoid of a tiny positive logit rounds to 0.5).
         let (coef, intercept) = model.g_coefficients();
-        for (i, g) in g_test.iter_mut().enumerate() {
-            let row = data.x_test.row(i);
-            let z = intercept
-                + row
-                    .iter()
-                    .zip(&coef)
-                    .map(|(&x, c)| f64::from(x) * c)
-                    .sum::<f64>();
-            *g = f32::from(u8::from(z > 0.0));
-        }
-    }
+        (0..data.x_test.rows)
+            .map(|i| {
+                let row = data.x_test.row(i);
+                let z = intercept
+                    + row
+                        .iter()
+                        .zip(&coef)
+                        .map(|(&x, c)| f64::from(x) * c)
+                        .sum::<f64>();
+                f32::from(u8::from(z > 0.0))
+            })
+            .collect()
+    } else {
+        model.predict_g(&data.x_test)
+    };
     if f_test.iter().chain(&g_test).any(|v| !v.is_finite()) {
         return Err(JobError::NotFinite);
     }

@@ -180,25 +180,23 @@ impl<'a> Lime<'a> {
     /// `ĝ_x(v)` for a row `v` that shares `x`'s categories.
     fn apply(&self, coef: &[f64], intercept: f64, v: &[f32]) -> f64 {
         let nc = self.continuous.len();
-        let cont: f64 = self
-            .continuous
+        intercept + self.continuous_part(coef, v) + coef[nc..].iter().sum::<f64>()
+    }
+
+    /// The continuous columns' share of `ĝ_x(v)`.
+    fn continuous_part(&self, coef: &[f64], v: &[f32]) -> f64 {
+        self.continuous
             .iter()
-            .zip(&coef[..nc])
+            .zip(coef)
             .map(|(&c, b)| b * (f64::from(v[c]) - self.mu[c]) / self.sd[c])
-            .sum();
-        intercept + cont + coef[nc..].iter().sum::<f64>()
+            .sum()
     }
 
     /// `ĝ_x(v)` for any row `v`: a group's coefficient counts where `v`
     /// has `x`'s category (its design indicator is 1), not otherwise.
     fn apply_at(&self, coef: &[f64], intercept: f64, x: &[f32], v: &[f32]) -> f64 {
         let nc = self.continuous.len();
-        let cont: f64 = self
-            .continuous
-            .iter()
-            .zip(&coef[..nc])
-            .map(|(&c, b)| b * (f64::from(v[c]) - self.mu[c]) / self.sd[c])
-            .sum();
+        let cont = self.continuous_part(coef, v);
         let same: f64 = self
             .onehot
             .iter()

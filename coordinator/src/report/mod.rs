@@ -223,13 +223,7 @@ fn degenerate_cells(cells: &DataFrame) -> Result<Vec<String>, ReportError> {
     Ok((0..cells.height())
         .filter(|&i| flagged[i] > 0)
         .map(|i| {
-            let mut cell = match alpha[i] {
-                Some(a) => format!("{} {} α={a}", dataset[i], objective[i]),
-                None => format!("{} {}", dataset[i], objective[i]),
-            };
-            if !grid[i].is_empty() {
-                cell.push_str(&format!(" [{}]", grid[i]));
-            }
+            let cell = compare::cell_label(&dataset[i], &objective[i], alpha[i], &grid[i]);
             format!("{cell}: {} of {} seeds", flagged[i], n[i])
         })
         .collect())
