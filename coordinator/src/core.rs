@@ -13,6 +13,11 @@
 //!
 //! If a commit fails, the outcome of the batch is unknown: its callers get
 //! an error and the state is reloaded from the store, which is the truth.
+//!
+//! If the thread itself ends — a panic, or a store it can no longer read —
+//! [`Core::stopped`] says why, and the server stops with an error: a
+//! process whose core is gone must exit (so a supervisor restarts it), not
+//! keep its port open answering "shutting down".
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -22,8 +27,11 @@ use tokio::sync::{oneshot, watch};
 
 use crate::error::CoordinatorError;
 use crate::ids::{JobKey, LeaseToken, SweepName, WorkerId};
-use crate::state::{Counts, Granted, Job, State, Submitted, Sweep, SweepState, Write};
+use crate::state::{
+    Counts, FailureKind, Granted, Job, State, Submitted, Sweep, SweepState, Taken, Write,
+};
 use crate::store::{ResultRow, Store};
+use sweep_shared::JobSpec;
 
 /// Commands applied in one batch at most.
 const MAX_BATCH: usize = 1024;
@@ -47,12 +55,15 @@ enum Command {
         key: JobKey,
         attempt: LeaseToken,
         result_json: String,
+        /// The spec the result says it is for, checked against the job's.
+        spec: Box<JobSpec>,
     },
     Failure {
         worker: WorkerId,
         key: JobKey,
         attempt: LeaseToken,
         error: String,
+        kind: FailureKind,
     },
     Deregister {
         worker: WorkerId,
@@ -93,6 +104,7 @@ enum Reply {
     Leases(Vec<Granted>),
     Lost(Vec<(JobKey, LeaseToken)>),
     Accepted(bool),
+    Taken(Taken),
     Submitted(Submitted),
     Status(SweepState, Counts),
     List(Vec<(SweepName, SweepState, Counts)>),
@@ -118,6 +130,8 @@ macro_rules! answer {
 pub struct Core {
     tx: mpsc::Sender<Envelope>,
     changes: watch::Receiver<u64>,
+    /// Why the core's thread ended, once it has (never set by a clean stop).
+    stopped: watch::Receiver<Option<String>>,
 }
 
 impl Core {
@@ -132,11 +146,50 @@ impl Core {
         tracing::info!(db = %db.display(), jobs = state.jobs.len(), sweeps = state.sweeps.len(), "state loaded");
         let (tx, rx) = mpsc::channel();
         let (changed, changes) = watch::channel(0);
+        let (stop_reason, stopped) = watch::channel(None);
         std::thread::Builder::new()
             .name("coordinator-core".into())
-            .spawn(move || apply_batches_forever(store, state, rx, changed, tick))
+            .spawn(move || {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    apply_batches_forever(store, state, rx, changed, tick)
+                }));
+                let reason = match ran {
+                    Ok(Ok(())) => return,
+                    Ok(Err(reason)) => reason,
+                    Err(panic) => format!(
+                        "the coordinator's core panicked: {}",
+                        panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "(no message)".into())
+                    ),
+                };
+                tracing::error!(%reason, "the core stopped");
+                let _ = stop_reason.send(Some(reason));
+            })
             .map_err(|e| CoordinatorError::Store(e.to_string()))?;
-        Ok(Core { tx, changes })
+        Ok(Core {
+            tx,
+            changes,
+            stopped,
+        })
+    }
+
+    /// Resolves with the reason if the core's thread ends abnormally; never
+    /// resolves while it runs.
+    pub async fn stopped(&self) -> String {
+        let mut rx = self.stopped.clone();
+        let reason = match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone(),
+            Err(_) => None,
+        };
+        match reason {
+            Some(reason) => reason,
+            // The thread ended cleanly (its sender dropped with nothing
+            // sent): nothing to report, ever.
+            None => std::future::pending().await,
+        }
     }
 
     async fn call(&self, cmd: Command) -> Result<Reply, CoordinatorError> {
@@ -174,21 +227,23 @@ impl Core {
         answer!(self.call(Command::Heartbeat { worker, leases }), Reply::Lost(l) => l)
     }
 
-    /// Whether the result was taken (false: a duplicate or a stale lease).
+    /// What became of the result (see [`Taken`]).
     pub async fn report_result(
         &self,
         worker: WorkerId,
         key: JobKey,
         attempt: LeaseToken,
         result_json: String,
-    ) -> Result<bool, CoordinatorError> {
+        spec: JobSpec,
+    ) -> Result<Taken, CoordinatorError> {
         let cmd = Command::Result {
             worker,
             key,
             attempt,
             result_json,
+            spec: Box::new(spec),
         };
-        answer!(self.call(cmd), Reply::Accepted(a) => a)
+        answer!(self.call(cmd), Reply::Taken(t) => t)
     }
 
     /// Whether the failure was taken (false: a stale lease).
@@ -198,12 +253,14 @@ impl Core {
         key: JobKey,
         attempt: LeaseToken,
         error: String,
+        kind: FailureKind,
     ) -> Result<bool, CoordinatorError> {
         let cmd = Command::Failure {
             worker,
             key,
             attempt,
             error,
+            kind,
         };
         answer!(self.call(cmd), Reply::Accepted(a) => a)
     }
@@ -248,7 +305,7 @@ fn apply_batches_forever(
     rx: mpsc::Receiver<Envelope>,
     changed: watch::Sender<u64>,
     tick: Duration,
-) {
+) -> Result<(), String> {
     let mut last_expiry = Instant::now();
     // Rows not yet committed whose replies have gone out (see the module doc).
     let mut writes: Vec<Write> = Vec::new();
@@ -261,10 +318,9 @@ fn apply_batches_forever(
             }
             Err(mpsc::RecvTimeoutError::Timeout) => true,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                if let Err(e) = store.commit(&writes) {
-                    tracing::error!(error = %e, "final commit failed");
-                }
-                break;
+                return store
+                    .commit(&writes)
+                    .map_err(|e| format!("the final commit failed: {e}"));
             }
         };
         while batch.len() < MAX_BATCH {
@@ -301,8 +357,9 @@ fn apply_batches_forever(
                 match store.load(Instant::now()) {
                     Ok(reloaded) => state = reloaded,
                     Err(e) => {
-                        tracing::error!(error = %e, "cannot reload the state; stopping");
-                        return;
+                        return Err(format!(
+                            "a commit failed and the state cannot be reloaded: {e}"
+                        ));
                     }
                 }
                 writes.clear();
@@ -344,21 +401,41 @@ fn apply(
             key,
             attempt,
             result_json,
+            spec,
         } => {
-            let (accepted, w) = state.report_result(&worker, &key, attempt, result_json);
-            if !accepted {
-                tracing::info!(job = %key, %worker, %attempt, "duplicate or stale result ignored");
+            // Reports key on the job's stored spec; a result claiming
+            // another is misfiled (or forged) and never stored.
+            let same_spec = state.jobs.get(&key).is_none_or(|job| {
+                serde_json::from_str::<JobSpec>(&job.spec_json).is_ok_and(|s| s == *spec)
+            });
+            let (taken, w) = if same_spec {
+                state.report_result(&worker, &key, attempt, result_json)
+            } else {
+                (
+                    Taken::Refused("the result is for another job's spec"),
+                    vec![],
+                )
+            };
+            match taken {
+                Taken::Accepted => {}
+                Taken::Duplicate => {
+                    tracing::info!(job = %key, %worker, %attempt, "duplicate result ignored")
+                }
+                Taken::Refused(why) => {
+                    tracing::warn!(job = %key, %worker, %attempt, why, "result refused")
+                }
             }
             writes.extend(w);
-            Reply::Accepted(accepted)
+            Reply::Taken(taken)
         }
         Command::Failure {
             worker,
             key,
             attempt,
             error,
+            kind,
         } => {
-            let (accepted, w) = state.report_failure(&worker, &key, attempt, error.clone());
+            let (accepted, w) = state.report_failure(&worker, &key, attempt, error.clone(), kind);
             if accepted {
                 tracing::warn!(job = %key, %worker, %attempt, %error, "job failed");
             }

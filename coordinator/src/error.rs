@@ -18,6 +18,9 @@ pub enum CoordinatorError {
     Store(String),
     #[error("the coordinator is shutting down")]
     ShuttingDown,
+    /// The core's thread ended (a panic, a store it cannot read).
+    #[error("the coordinator's core stopped: {0}")]
+    CoreStopped(String),
     #[error("invalid request: {0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -70,7 +73,9 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::Store(_)
             | CoordinatorError::Report(_)
             | CoordinatorError::Task(_) => tonic::Status::internal(message),
-            CoordinatorError::ShuttingDown => tonic::Status::unavailable(message),
+            CoordinatorError::ShuttingDown | CoordinatorError::CoreStopped(_) => {
+                tonic::Status::unavailable(message)
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use sweep_proto::ConnectError;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
+use crate::auth::Tokens;
 use crate::core::Core;
 use crate::error::CoordinatorError;
 use crate::report::live::{self, LiveReports};
@@ -17,14 +18,24 @@ use crate::schedule::clock::SystemClock;
 use crate::schedule::schedules::{Schedules, SchedulesConfig};
 use crate::service::Service;
 
+/// The largest request a peer may send, in bytes.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The SQLite database: the coordinator's durable state.
     pub db: PathBuf,
     /// Where the paper datasets are, to serve them to workers.
     pub data_dir: PathBuf,
-    /// The shared secret every RPC must carry; required off loopback.
-    pub token: Option<String>,
+    /// The worker and admin tokens; required off loopback.
+    pub tokens: Tokens,
+    /// The certificate and key to serve TLS with; required off loopback
+    /// unless `insecure`.
+    pub tls: Option<TlsFiles>,
+    /// Serve plaintext off loopback (behind a TLS-terminating proxy).
+    pub insecure: bool,
+    /// Jobs per sweep at most.
+    pub max_jobs: u64,
     /// How often lease deadlines are checked.
     pub tick: Duration,
     /// Reports rewritten as results arrive; `None` writes none while serving.
@@ -33,11 +44,55 @@ pub struct ServerConfig {
     pub schedules: Option<ScheduleConfig>,
 }
 
+/// PEM files of the coordinator's certificate (chain) and private key.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    fn load(&self) -> Result<tonic::transport::ServerTlsConfig, CoordinatorError> {
+        let read = |p: &PathBuf| {
+            std::fs::read(p)
+                .map_err(|e| CoordinatorError::BadRequest(format!("{}: {e}", p.display())))
+        };
+        let identity = tonic::transport::Identity::from_pem(read(&self.cert)?, read(&self.key)?);
+        Ok(tonic::transport::ServerTlsConfig::new().identity(identity))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ScheduleConfig {
     pub tick: Duration,
     /// Each scheduled run's report goes to `reports/<run's sweep>/`.
     pub reports: PathBuf,
+    /// Hosts webhooks may reach at private or loopback addresses.
+    pub webhook_allow: Vec<String>,
+}
+
+/// Refuses to serve off loopback without tokens, or in plaintext unless
+/// `insecure` (TLS terminated by a proxy in front).
+pub fn check_exposure(
+    addr: std::net::SocketAddr,
+    tokens: &Tokens,
+    tls: bool,
+    insecure: bool,
+) -> Result<(), CoordinatorError> {
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    if tokens.is_open() {
+        return Err(CoordinatorError::BadRequest(format!(
+            "refusing to listen on {addr} without tokens: set SWEEP_WORKER_TOKEN and SWEEP_ADMIN_TOKEN (or the --*-token-file options), or one SWEEP_TOKEN"
+        )));
+    }
+    if !tls && !insecure {
+        return Err(CoordinatorError::BadRequest(format!(
+            "refusing to serve plaintext on {addr}: give --tls-cert and --tls-key, or --insecure behind a TLS-terminating proxy"
+        )));
+    }
+    Ok(())
 }
 
 /// Serves until `shutdown` completes, then drains in-flight calls.
@@ -46,20 +101,30 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), CoordinatorError> {
+    serve_ready(listener, config, || {}, shutdown).await
+}
+
+/// [`serve`], calling `ready` once the state is loaded and calls are about
+/// to be answered.
+pub async fn serve_ready(
+    listener: TcpListener,
+    config: ServerConfig,
+    ready: impl FnOnce(),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), CoordinatorError> {
     let addr = listener
         .local_addr()
         .map_err(|e| CoordinatorError::BadRequest(e.to_string()))?;
-    if !addr.ip().is_loopback() && config.token.is_none() {
-        return Err(CoordinatorError::BadRequest(format!(
-            "refusing to listen on {addr} without a token: set SWEEP_TOKEN or --token-file"
-        )));
-    }
+    check_exposure(addr, &config.tokens, config.tls.is_some(), config.insecure)?;
+    let tls = config.tls.as_ref().map(TlsFiles::load).transpose()?;
     if let Some(parent) = config.db.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| CoordinatorError::Store(format!("{}: {e}", parent.display())))?;
     }
     let core = Core::start(&config.db, config.tick)?;
-    let mut service = Service::new(core.clone(), config.data_dir.clone());
+    let mut service = Service::new(core.clone(), config.data_dir.clone())
+        .with_tokens(config.tokens.clone())
+        .with_max_jobs(config.max_jobs);
     let (stop_tasks, tasks_stop) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     if let Some(sc) = &config.schedules {
@@ -70,6 +135,8 @@ pub async fn serve(
                 data_dir: config.data_dir.clone(),
                 reports: sc.reports.clone(),
                 late_after: (sc.tick * 5).max(Duration::from_secs(5)),
+                max_jobs: config.max_jobs,
+                webhook_allow: sc.webhook_allow.clone(),
             },
             Arc::new(SystemClock),
         )?);
@@ -86,24 +153,48 @@ pub async fn serve(
             tasks_stop.clone(),
         )));
     }
-    let token = config.token.clone();
+    let tokens = config.tokens.clone();
     let server = tonic::service::interceptor::InterceptedService::new(
-        CoordinatorServer::new(service).max_decoding_message_size(64 * 1024 * 1024),
-        move |req| crate::auth::check(req, token.as_deref()),
+        // Large enough for a sweep file at its limit and a result, small
+        // enough that no peer makes the coordinator buffer much.
+        CoordinatorServer::new(service).max_decoding_message_size(MAX_REQUEST_BYTES),
+        move |req| tokens.authenticate(req),
     );
-    tracing::info!(%addr, db = %config.db.display(), "coordinator listening");
-    let served = tonic::transport::Server::builder()
+    tracing::info!(%addr, db = %config.db.display(), tls = tls.is_some(), "coordinator listening");
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| CoordinatorError::BadRequest(format!("TLS: {e}")))?;
+    }
+    // Serving stops on the caller's signal, or when the core's thread has
+    // ended: a coordinator without its core must exit with an error (so a
+    // supervisor restarts it), never keep its port answering "shutting down".
+    let core_failure = Arc::new(std::sync::Mutex::new(None));
+    let stop = {
+        let (core, core_failure) = (core.clone(), core_failure.clone());
+        async move {
+            tokio::select! {
+                _ = shutdown => {}
+                reason = core.stopped() => {
+                    *core_failure.lock().unwrap() = Some(reason);
+                }
+            }
+        }
+    };
+    ready();
+    let served = builder
         .add_service(server)
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stop)
         .await
         .map_err(|e| CoordinatorError::BadRequest(e.to_string()));
     // The schedules finish their tick; the reports get their last pass.
     let _ = stop_tasks.send(true);
     for task in tasks {
         let _ = task.await;
+    }
+    if let Some(reason) = core_failure.lock().unwrap().take() {
+        return Err(CoordinatorError::CoreStopped(reason));
     }
     served
 }

@@ -2,6 +2,12 @@
 //! WAL mode with `synchronous=FULL`, so a committed transaction survives a
 //! `kill -9` or a power cut. The in-memory [`State`] is rebuilt from it at
 //! start; every transition's rows are written in one transaction.
+//!
+//! The schema carries a version (SQLite's `user_version`); a database of an
+//! older version is migrated when opened, one of a newer one refused. A row
+//! that cannot be read (an unknown state, files that do not parse) stops
+//! the load with an error naming its table and key: guessing a default
+//! would silently rerun, resurrect or lose work.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -45,6 +51,11 @@ CREATE TABLE IF NOT EXISTS workers (
 );
 ";
 
+/// The version of [`SCHEMA`]. 1: the tables above, as first released
+/// (databases written before the version was kept read as 0 and have the
+/// same tables).
+pub const SCHEMA_VERSION: i64 = 1;
+
 pub struct Store {
     conn: Connection,
 }
@@ -73,7 +84,19 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(unreadable(format!(
+                "the database has schema version {version}, newer than this coordinator's \
+                 {SCHEMA_VERSION}: use the coordinator that wrote it"
+            )));
+        }
+        // Version 0 (no version kept) has version 1's tables: creating any
+        // missing ones and stamping the version is the whole migration.
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
         Ok(Store { conn })
     }
 
@@ -149,24 +172,30 @@ impl Store {
                 let lease_timeout = Duration::from_millis(r.get::<_, i64>(6)? as u64);
                 let worker: Option<String> = r.get(7)?;
                 let error: Option<String> = r.get(8)?;
-                let state = match state.as_str() {
-                    "leased" => JobState::Leased {
-                        worker: WorkerId::from(worker.unwrap_or_default()),
+                let key: String = r.get(0)?;
+                let bad = |what: String| bad_row("jobs", &key, what);
+                let state = match (state.as_str(), worker) {
+                    ("leased", Some(worker)) if !worker.is_empty() => JobState::Leased {
+                        worker: WorkerId::from(worker),
                         attempt: LeaseToken::new(attempts),
-                        deadline: now + lease_timeout,
+                        deadline: crate::state::deadline_after(now, lease_timeout),
                     },
-                    "done" => JobState::Done,
-                    "failed" => JobState::Failed {
+                    ("leased", _) => return Err(bad("leased, but to no worker".into())),
+                    ("queued", _) => JobState::Queued,
+                    ("done", _) => JobState::Done,
+                    ("failed", _) => JobState::Failed {
                         error: error.unwrap_or_default(),
                     },
-                    "cancelled" => JobState::Cancelled,
-                    _ => JobState::Queued,
+                    ("cancelled", _) => JobState::Cancelled,
+                    (other, _) => return Err(bad(format!("unknown state `{other}`"))),
                 };
                 let files: String = r.get(2)?;
+                let files = serde_json::from_str::<Vec<NeededFile>>(&files)
+                    .map_err(|e| bad(format!("its files do not parse: {e}")))?;
                 Ok(Job {
-                    key: JobKey::from(r.get::<_, String>(0)?),
+                    key: JobKey::from(key),
                     spec_json: r.get(1)?,
-                    files: serde_json::from_str::<Vec<NeededFile>>(&files).unwrap_or_default(),
+                    files,
                     state,
                     attempts,
                     retry_limit: r.get(5)?,
@@ -181,10 +210,13 @@ impl Store {
             .query_map([], |r| {
                 let keys: String = r.get(3)?;
                 let state: String = r.get(2)?;
+                let name: String = r.get(0)?;
+                let state = SweepState::parse(&state)
+                    .ok_or_else(|| bad_row("sweeps", &name, format!("unknown state `{state}`")))?;
                 Ok(Sweep {
-                    name: SweepName::from(r.get::<_, String>(0)?),
+                    name: SweepName::from(name),
                     toml: r.get(1)?,
-                    state: SweepState::parse(&state).unwrap_or(SweepState::Running),
+                    state,
                     keys: keys
                         .split('\n')
                         .filter(|k| !k.is_empty())
@@ -200,6 +232,12 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(State::rebuild(jobs, sweeps, workers, now))
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> rusqlite::Result<i64> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
     }
 
     /// The results of a sweep's jobs, in the sweep's job order.
@@ -226,9 +264,90 @@ impl Store {
     }
 }
 
+/// An error for a row that cannot be read, naming its table and key.
+fn bad_row(table: &str, key: &str, what: String) -> rusqlite::Error {
+    unreadable(format!("the {table} row `{key}` cannot be read: {what}"))
+}
+
+fn unreadable(message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        Box::new(std::io::Error::other(message)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sweep-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("state.db")
+    }
+
+    #[test]
+    fn a_database_without_a_version_is_migrated_and_a_newer_one_refused() {
+        let path = scratch("migrate");
+        // The schema as released before versions were kept, with a row.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        old.execute(
+            "INSERT INTO jobs VALUES ('k', '{}', '[]', 'done', 1, 3, 1000, NULL, NULL, 0)",
+            [],
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        let state = store.load(Instant::now()).unwrap();
+        assert_eq!(state.jobs[&JobKey::from("k")].state, JobState::Done);
+        drop(store);
+        let newer = Connection::open(&path).unwrap();
+        newer.pragma_update(None, "user_version", 99).unwrap();
+        drop(newer);
+        let Err(err) = Store::open(&path) else {
+            panic!("a newer schema is refused");
+        };
+        let err = err.to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_row_stops_the_load_naming_its_table_and_key() {
+        let path = scratch("corrupt");
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO jobs VALUES ('job-7', '{}', '[]', 'bogus', 0, 3, 1000, NULL, NULL, 0)",
+                [],
+            )
+            .unwrap();
+        let err = store.load(Instant::now()).expect_err("refused").to_string();
+        assert!(
+            err.contains("jobs row `job-7`") && err.contains("bogus"),
+            "{err}"
+        );
+        store
+            .conn
+            .execute("UPDATE jobs SET state = 'queued', files = 'not json'", [])
+            .unwrap();
+        let err = store.load(Instant::now()).expect_err("refused").to_string();
+        assert!(err.contains("job-7") && err.contains("files"), "{err}");
+        store.conn.execute("DELETE FROM jobs", []).unwrap();
+        store
+            .conn
+            .execute("INSERT INTO sweeps VALUES ('s1', '', 'paused', '', 0)", [])
+            .unwrap();
+        let err = store.load(Instant::now()).expect_err("refused").to_string();
+        assert!(
+            err.contains("sweeps row `s1`") && err.contains("paused"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn state_survives_a_reopen() {

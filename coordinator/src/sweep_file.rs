@@ -16,6 +16,7 @@
 //! ```
 
 mod grid;
+pub mod limits;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -109,6 +110,20 @@ pub enum SweepFileError {
         #[source]
         error: FileError,
     },
+    /// A sweep of more jobs than the coordinator takes (`serve --max-jobs`).
+    #[error("sweep {sweep}: {jobs} jobs; this coordinator takes at most {limit} per sweep (serve --max-jobs)")]
+    TooManyJobs {
+        sweep: String,
+        jobs: u64,
+        limit: u64,
+    },
+    /// Any of the others that name only what in the file is wrong.
+    #[error("{file}: {error}")]
+    InFile {
+        file: String,
+        #[source]
+        error: Box<SweepFileError>,
+    },
     /// A job of the expansion that is not valid.
     #[error("job {job}: {error}")]
     Job {
@@ -143,21 +158,7 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
             ),
         ));
     }
-    if file.name.is_empty()
-        || !file
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(bad(
-            source,
-            "name",
-            format!(
-                "`{}` must be non-empty letters, digits, `-`, `_` or `.`",
-                file.name
-            ),
-        ));
-    }
+    SweepName::parse(&file.name).map_err(|e| bad(source, "name", e.to_string()))?;
     if file.datasets.is_empty() {
         return Err(bad(source, "datasets", "at least one dataset is needed"));
     }
@@ -194,11 +195,36 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
     if file.retry_limit == 0 {
         return Err(bad(source, "retry_limit", "must be at least 1"));
     }
+    if file.retry_limit > limits::MAX_RETRY_LIMIT {
+        return Err(bad(
+            source,
+            "retry_limit",
+            format!(
+                "{} is above the limit of {}",
+                file.retry_limit,
+                limits::MAX_RETRY_LIMIT
+            ),
+        ));
+    }
     if !(file.lease_timeout_secs > 0.0 && file.lease_timeout_secs.is_finite()) {
         return Err(bad(
             source,
             "lease_timeout_secs",
             format!("must be positive, got {}", file.lease_timeout_secs),
+        ));
+    }
+    if file.lease_timeout_secs > limits::MAX_LEASE_TIMEOUT_SECS {
+        // Deadlines are instants `now + timeout`: an unbounded timeout
+        // overflowed them, and a lease a worker holds for longer than a day
+        // without a heartbeat is a lost worker anyway.
+        return Err(bad(
+            source,
+            "lease_timeout_secs",
+            format!(
+                "{} is above the limit of {} (one day)",
+                file.lease_timeout_secs,
+                limits::MAX_LEASE_TIMEOUT_SECS
+            ),
         ));
     }
     let grid = grid::parse(text, source, &file.training)?;
@@ -210,6 +236,52 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
         run: None,
         grid,
     })
+}
+
+/// Parses, checks the size against `max_jobs` and expands: the whole of a
+/// submission's work before the core sees it. It allocates and reads the
+/// dataset files, so callers run it off the async runtime.
+pub fn plan_jobs(
+    text: &str,
+    source: &str,
+    run: Option<&str>,
+    data_dir: &Path,
+    max_jobs: u64,
+) -> Result<(Sweep, Vec<Job>), SweepFileError> {
+    if text.len() > limits::MAX_SWEEP_FILE_BYTES {
+        return Err(bad(
+            source,
+            "(file)",
+            format!(
+                "{} bytes; a sweep file may have at most {}",
+                text.len(),
+                limits::MAX_SWEEP_FILE_BYTES
+            ),
+        ));
+    }
+    let mut plan = parse(text, source)?;
+    if let Some(run) = run {
+        plan = plan.scheduled_run(run);
+    }
+    plan.check_size(max_jobs)
+        .and_then(|()| plan.expand(data_dir))
+        .map_err(|e| e.in_file(source))
+}
+
+impl SweepFileError {
+    /// The error, naming `file` if it does not already.
+    pub fn in_file(self, file: &str) -> SweepFileError {
+        match self {
+            SweepFileError::Syntax { .. }
+            | SweepFileError::Field { .. }
+            | SweepFileError::Training { .. }
+            | SweepFileError::InFile { .. } => self,
+            other => SweepFileError::InFile {
+                file: file.to_string(),
+                error: Box::new(other),
+            },
+        }
+    }
 }
 
 /// A list of α values, or `{ start, stop, step }` (stop included).
@@ -248,7 +320,19 @@ fn alpha_grid(v: &toml::Value, source: &str) -> Result<Vec<f64>, SweepFileError>
                     format!("need step > 0 and stop ≥ start, got {start}..{stop} by {step}"),
                 ));
             }
-            let n = ((stop - start) / step + 1e-9).floor() as usize + 1;
+            let n = ((stop - start) / step + 1e-9).floor() + 1.0;
+            // NaN (an infinite range) is refused too.
+            if n.is_nan() || n > limits::MAX_ALPHAS as f64 {
+                return Err(bad(
+                    source,
+                    "alphas",
+                    format!(
+                        "{start}..{stop} by {step} is {n} values; at most {} are allowed",
+                        limits::MAX_ALPHAS
+                    ),
+                ));
+            }
+            let n = n as usize;
             // Rounded so that 0.1 + 2·0.1 is 0.3, as the user wrote it.
             (0..n)
                 .map(|i| ((start + i as f64 * step) * 1e9).round() / 1e9)
@@ -262,6 +346,17 @@ fn alpha_grid(v: &toml::Value, source: &str) -> Result<Vec<f64>, SweepFileError>
             ))
         }
     };
+    if values.len() > limits::MAX_ALPHAS {
+        return Err(bad(
+            source,
+            "alphas",
+            format!(
+                "{} values; at most {} are allowed",
+                values.len(),
+                limits::MAX_ALPHAS
+            ),
+        ));
+    }
     let mut seen = values.clone();
     seen.sort_by(f64::total_cmp);
     if seen.windows(2).any(|w| w[0] == w[1]) {
@@ -272,7 +367,20 @@ fn alpha_grid(v: &toml::Value, source: &str) -> Result<Vec<f64>, SweepFileError>
 
 /// A count (`seeds = 5` is 0..5) or a list.
 fn seed_list(v: &toml::Value, source: &str) -> Result<Vec<u64>, SweepFileError> {
+    let too_many = |n: usize| {
+        bad(
+            source,
+            "seeds",
+            format!("{n} seeds; at most {} are allowed", limits::MAX_SEEDS),
+        )
+    };
     let seeds = match v {
+        toml::Value::Integer(n) if *n > limits::MAX_SEEDS as i64 => {
+            return Err(too_many(*n as usize))
+        }
+        toml::Value::Array(items) if items.len() > limits::MAX_SEEDS => {
+            return Err(too_many(items.len()))
+        }
         toml::Value::Integer(n) if *n >= 1 => (0..*n as u64).collect(),
         toml::Value::Integer(_) => return Err(bad(source, "seeds", "must be at least 1")),
         toml::Value::Array(items) if items.is_empty() => {
@@ -312,6 +420,37 @@ fn seed_list(v: &toml::Value, source: &str) -> Result<Vec<u64>, SweepFileError> 
 }
 
 impl SweepPlan {
+    /// How many jobs `expand` makes at most (before removing duplicates),
+    /// computed without making them, so a limit is checked first.
+    pub fn job_count(&self) -> u64 {
+        let f = &self.file;
+        let per_point: u64 = f
+            .objectives
+            .iter()
+            .map(|o| match o {
+                Objective::Stl => 1,
+                Objective::Mtl => self.alphas.len() as u64,
+            })
+            .sum();
+        (f.datasets.len() as u64)
+            .saturating_mul(per_point)
+            .saturating_mul(self.grid.points.len() as u64)
+            .saturating_mul(self.seeds.len() as u64)
+    }
+
+    /// Refuses a plan of more than `max_jobs` jobs, naming the product.
+    pub fn check_size(&self, max_jobs: u64) -> Result<(), SweepFileError> {
+        let n = self.job_count();
+        if n > max_jobs {
+            return Err(SweepFileError::TooManyJobs {
+                sweep: self.file.name.clone(),
+                jobs: n,
+                limit: max_jobs,
+            });
+        }
+        Ok(())
+    }
+
     /// The same sweep as a scheduled run: named `name`, with `name` as the
     /// run id in every job's key.
     pub fn scheduled_run(mut self, name: &str) -> SweepPlan {

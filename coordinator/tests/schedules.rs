@@ -13,7 +13,8 @@ use sweep_coordinator::ids::WorkerId;
 use sweep_coordinator::report::compare::Thresholds;
 use sweep_coordinator::schedule::clock::ManualClock;
 use sweep_coordinator::schedule::schedules::{NewSchedule, Schedules, SchedulesConfig};
-use sweep_coordinator::schedule::{Outcome, Run, Trigger};
+use sweep_coordinator::schedule::store::ScheduleStore;
+use sweep_coordinator::schedule::{rpc, webhook, Outcome, Run, Trigger};
 use sweep_shared::JobSpec;
 
 const SWEEP: &str = "version = 1\nname = \"bench\"\ndatasets = [\"friedman1\", \"moons\"]\n\
@@ -39,6 +40,12 @@ fn dir(test: &str) -> PathBuf {
 
 /// A coordinator core and scheduler on `dir`'s database, as after a start.
 fn start(dir: &Path, clock: Arc<ManualClock>) -> Setup {
+    // The test's webhook receiver listens on loopback.
+    start_allowing(dir, clock, vec!["127.0.0.1".into()])
+}
+
+/// [`start`], webhooks allowed to reach `allow` though it is not public.
+fn start_allowing(dir: &Path, clock: Arc<ManualClock>, allow: Vec<String>) -> Setup {
     let db = dir.join("state.db");
     let core = Core::start(&db, Duration::from_millis(50)).unwrap();
     let scheduler = Schedules::new(
@@ -48,6 +55,8 @@ fn start(dir: &Path, clock: Arc<ManualClock>) -> Setup {
             data_dir: dir.to_path_buf(),
             reports: dir.join("reports"),
             late_after: Duration::from_secs(5),
+            max_jobs: 1_000_000,
+            webhook_allow: allow,
         },
         clock.clone(),
     )
@@ -70,6 +79,7 @@ fn schedule(name: &str, cron: &str, webhook: Option<String>) -> NewSchedule {
         baseline: "previous".into(),
         thresholds: Thresholds::default(),
         metric: "gf".into(),
+        webhook_secret: webhook.as_ref().map(|_| "a-schedule-secret-0123".into()),
         webhook,
         paused: false,
     }
@@ -94,7 +104,7 @@ async fn work(core: &Core, shift: f64) -> usize {
                 sweep_worker::noop::simulate_shifted(&spec, spec.noop.as_ref().unwrap(), shift)
                     .unwrap();
             let result_json = serde_json::to_string(&result).unwrap();
-            core.report_result(worker.clone(), g.key, g.attempt, result_json)
+            core.report_result(worker.clone(), g.key, g.attempt, result_json, spec)
                 .await
                 .unwrap();
             done += 1;
@@ -352,6 +362,122 @@ async fn bad_schedules_get_clear_errors() {
     assert_eq!(
         s.scheduler.run_now("nope").await.unwrap_err().to_string(),
         "no schedule named `nope`"
+    );
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+const SECRET: &str = "a-schedule-secret-0123";
+
+/// Runs schedule `name` (webhook `url`) once, to a pass, and returns the
+/// run's detail.
+async fn one_run_notified(s: &Setup, name: &str, url: String) -> String {
+    s.scheduler
+        .add(schedule(name, "0 0 1 1 *", Some(url)))
+        .await
+        .unwrap();
+    s.scheduler.run_now(name).await.unwrap();
+    work(&s.core, 0.0).await;
+    s.tick_at("2026-01-01T10:00:40Z").await;
+    s.runs(name)[0].detail.clone()
+}
+
+#[tokio::test]
+async fn webhook_bodies_are_signed_failures_retried_and_redirects_never_followed() {
+    let d = dir("hook-retry");
+    let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
+    // Two failures, then the receiver answers.
+    let (url, hooks) = sweep_e2e::webhook_server(vec![500, 503]);
+    let detail = one_run_notified(&s, "retry", url).await;
+    assert!(
+        detail.contains("webhook delivered (attempt 3 of 3)"),
+        "{detail}"
+    );
+    let got: Vec<_> = hooks.try_iter().collect();
+    assert_eq!(got.len(), 3);
+    for hook in &got {
+        // Anyone holding the schedule's secret can check the body's origin.
+        assert_eq!(
+            hook.signature.as_deref(),
+            Some(webhook::signature(SECRET, &hook.body).as_str())
+        );
+    }
+    assert_eq!(got[2].json["outcome"], "pass");
+
+    // Found: webhooks followed redirects. A 302 is a failure, never followed
+    // (the receiver would see a request to /elsewhere), and the attempts
+    // stop at three.
+    let (url, hooks) = sweep_e2e::webhook_server(vec![302, 302, 302, 200]);
+    let detail = one_run_notified(&s, "redirect", url.clone()).await;
+    assert!(
+        detail.contains("webhook failed after 3 attempts: HTTP 302"),
+        "{detail}"
+    );
+    // The detail, which every caller sees, never holds the URL.
+    assert!(
+        !detail.contains(&url) && !detail.contains("/hook"),
+        "{detail}"
+    );
+    assert_eq!(hooks.try_iter().count(), 3);
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_loopback_webhook_is_refused_unless_its_host_is_allowed() {
+    let d = dir("hook-ssrf");
+    // Found: webhooks accepted any address, so a schedule could make the
+    // coordinator call services only its own network reaches.
+    let s = start_allowing(&d, ManualClock::new(t("2026-01-01T10:00:30Z")), vec![]);
+    let (url, hooks) = sweep_e2e::webhook_server(vec![]);
+    let detail = one_run_notified(&s, "ssrf", url).await;
+    assert!(
+        detail.contains("refused: 127.0.0.1 resolves to 127.0.0.1, a loopback")
+            && detail.contains("webhook failed after 1 attempts"),
+        "{detail}"
+    );
+    assert_eq!(hooks.try_iter().count(), 0, "nothing reached the receiver");
+    // A webhook without a secret to sign with is refused when added, and
+    // the URL's path (often a token) is never shown.
+    let mut unsigned = schedule(
+        "unsigned",
+        "0 0 1 1 *",
+        Some("https://hooks.example.com/T0/secret".into()),
+    );
+    unsigned.webhook_secret = None;
+    let err = s.scheduler.add(unsigned).await.unwrap_err().to_string();
+    assert!(err.contains("webhook_secret"), "{err}");
+    let shown = rpc::info(&s.scheduler.show("ssrf").unwrap().0, None);
+    assert_eq!(shown.webhook, "http://127.0.0.1/…");
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_run_left_running_by_a_crash_does_not_block_its_schedule() {
+    let d = dir("stale-run");
+    let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
+    s.scheduler
+        .add(schedule("nightly", "* * * * *", None))
+        .await
+        .unwrap();
+    // Found: the coordinator stopped after writing a run's row and before
+    // submitting its sweep; the row stayed `running` and, its sweep
+    // unknown, every tick failed from then on.
+    let store = ScheduleStore::open(&d.join("state.db")).unwrap();
+    let mut ghost = Run::new("nightly", 1, 0, 0, Trigger::Cron);
+    ghost.sweep = "nightly-1".into();
+    store.put_run(&ghost).unwrap();
+    drop(store);
+    s.tick_at("2026-01-01T10:01:00.100Z").await;
+    let runs = s.runs("nightly");
+    assert_eq!(runs[0].outcome, Outcome::Failed, "{:?}", runs[0]);
+    assert!(
+        runs[0].detail.contains("never submitted"),
+        "{}",
+        runs[0].detail
+    );
+    assert_eq!(
+        dues(&runs[1..]),
+        [("10:01:00".to_string(), "running")],
+        "the schedule fired again"
     );
     std::fs::remove_dir_all(&s.dir).unwrap();
 }

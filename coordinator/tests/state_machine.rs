@@ -41,7 +41,8 @@ use proptest::prelude::*;
 
 use sweep_coordinator::ids::{JobKey, LeaseToken, SweepName, WorkerId};
 use sweep_coordinator::state::{
-    Counts, Job, JobState, NeededFile, State, StateError, Submitted, Sweep, SweepState, Write,
+    Counts, FailureKind, Job, JobState, NeededFile, State, StateError, Submitted, Sweep,
+    SweepState, Taken, Write,
 };
 use sweep_coordinator::store::Store;
 use sweep_coordinator::sweep_file;
@@ -783,17 +784,37 @@ impl Harness {
                     .jobs
                     .get(&key)
                     .map(|j| (j.state.clone(), j.attempts));
-                // The doc: any lease's result is taken while the job has
-                // none, whichever attempt, whichever worker; attempt 0 is
-                // never a lease.
-                let predicted =
-                    attempt != 0 && matches!(&pre, Some((state, _)) if *state != JobState::Done);
+                // The doc: a result is taken from the current lease; or,
+                // for a job unfinished at the load and not leased since, from a
+                // registered worker's attempt above every stored one. Done,
+                // cancelled and failed jobs take none.
+                let registered = self.state.workers.contains_key(&worker);
+                let unseen = self.state.unleased_since_load(&key);
+                let predicted = match &pre {
+                    Some((
+                        JobState::Leased {
+                            worker: w,
+                            attempt: a,
+                            ..
+                        },
+                        _,
+                    )) if *w == worker && a.get() == attempt => true,
+                    Some((JobState::Leased { .. } | JobState::Queued, attempts)) => {
+                        registered && unseen && attempt > *attempts
+                    }
+                    _ => false,
+                };
                 let result_json = format!("{{\"job\":\"{key}\",\"payload\":{payload}}}");
-                let (accepted, writes) = self.state.report_result(
+                let (taken, writes) = self.state.report_result(
                     &worker,
                     &key,
                     LeaseToken::new(attempt),
                     result_json.clone(),
+                );
+                let accepted = taken == Taken::Accepted;
+                ensure!(
+                    (taken == Taken::Duplicate) == matches!(&pre, Some((JobState::Done, _))),
+                    "result for {key} (job was {pre:?}): {taken:?}"
                 );
                 ensure!(
                     accepted == predicted,
@@ -857,6 +878,7 @@ impl Harness {
                     &key,
                     LeaseToken::new(attempt),
                     error.clone(),
+                    FailureKind::JOB,
                 );
                 ensure!(
                     accepted == predicted,

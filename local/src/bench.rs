@@ -8,7 +8,9 @@ use serde::Serialize;
 use sweep_proto as pb;
 use sweep_shared::JobSpec;
 
+use sweep_coordinator::auth::Tokens;
 use sweep_coordinator::server::{connect_within, InProcess, ServerConfig};
+use sweep_coordinator::sweep_file::limits::DEFAULT_MAX_JOBS;
 
 use crate::LocalError;
 
@@ -31,7 +33,10 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, LocalErro
     let server = InProcess::start(ServerConfig {
         db: dir.join("state.db"),
         data_dir: dir.clone(),
-        token: None,
+        tokens: Tokens::open(),
+        tls: None,
+        insecure: false,
+        max_jobs: DEFAULT_MAX_JOBS,
         tick: Duration::from_millis(250),
         live_reports: None,
         schedules: None,

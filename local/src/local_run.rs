@@ -11,8 +11,10 @@ use sweep_proto as pb;
 use sweep_worker::agent::{self, AgentConfig};
 use tokio::sync::watch;
 
+use sweep_coordinator::auth::Tokens;
 use sweep_coordinator::report::live::{LiveReports, ReportDirs};
 use sweep_coordinator::server::{InProcess, ServerConfig};
+use sweep_coordinator::sweep_file::limits::DEFAULT_MAX_JOBS;
 use sweep_coordinator::user;
 
 use crate::LocalError;
@@ -41,7 +43,10 @@ pub async fn run_sweep(
     let server = InProcess::start(ServerConfig {
         db: out.join("state.db"),
         data_dir: opts.data_dir.clone(),
-        token: None,
+        tokens: Tokens::open(),
+        tls: None,
+        insecure: false,
+        max_jobs: DEFAULT_MAX_JOBS,
         tick: Duration::from_millis(100),
         // The files follow the results, so a long sweep can be looked at
         // early; the final report is written below, once.
@@ -68,6 +73,7 @@ pub async fn run_sweep(
         let config = AgentConfig {
             endpoint: endpoint.clone(),
             token: None,
+            tls_ca: None,
             slots: 1,
             name: format!("local-{i}"),
             // The local workers read the coordinator's own data directory.

@@ -6,7 +6,7 @@ tonic::include_proto!("sweep.v1");
 
 /// Bumped on every incompatible change of the service; a worker of another
 /// version is refused at registration.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 impl SweepState {
     /// The word users read and scripts match (`status --json`, reports).
@@ -77,6 +77,10 @@ pub enum ConnectError {
         endpoint: String,
         source: tonic::transport::Error,
     },
+    #[error("{0}: an https endpoint needs the CA that signed the coordinator's certificate (--tls-ca or SWEEP_TLS_CA)")]
+    NoCa(String),
+    #[error("{0}: --tls-ca is given, so the endpoint must be https://")]
+    CaWithoutTls(String),
     #[error("cannot reach the coordinator at {endpoint}: {source}")]
     Unreachable {
         endpoint: String,
@@ -86,14 +90,38 @@ pub enum ConnectError {
 
 /// Connects to a coordinator at `endpoint` (`http://host:port`).
 pub async fn connect(endpoint: &str, token: Option<&str>) -> Result<Client, ConnectError> {
+    connect_with(endpoint, token, None).await
+}
+
+/// Connects to `endpoint`; over TLS when it is `https://…`, trusting the
+/// certificates the PEM `tls_ca` signed (there are no built-in roots: a
+/// cluster's coordinator has its own CA).
+pub async fn connect_with(
+    endpoint: &str,
+    token: Option<&str>,
+    tls_ca: Option<&[u8]>,
+) -> Result<Client, ConnectError> {
     let token = Token::new(token)?;
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_string())
-        .map_err(|source| ConnectError::BadEndpoint {
-            endpoint: endpoint.to_string(),
-            source,
-        })?
+    let bad = |source| ConnectError::BadEndpoint {
+        endpoint: endpoint.to_string(),
+        source,
+    };
+    let mut ep = tonic::transport::Endpoint::from_shared(endpoint.to_string())
+        .map_err(bad)?
         .connect_timeout(std::time::Duration::from_secs(5))
-        .tcp_nodelay(true)
+        .tcp_nodelay(true);
+    let https = endpoint.starts_with("https://");
+    match (https, tls_ca) {
+        (true, Some(ca)) => {
+            let tls = tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+            ep = ep.tls_config(tls).map_err(bad)?;
+        }
+        (true, None) => return Err(ConnectError::NoCa(endpoint.to_string())),
+        (false, Some(_)) => return Err(ConnectError::CaWithoutTls(endpoint.to_string())),
+        (false, None) => {}
+    }
+    let channel = ep
         .connect()
         .await
         .map_err(|source| ConnectError::Unreachable {

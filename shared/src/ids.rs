@@ -104,3 +104,48 @@ impl From<LeaseToken> for u32 {
         token.0
     }
 }
+
+/// Why a string is not a sweep name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a sweep name: 1 to 128 of letters, digits, `-`, `_` or `.`, and not `.` or `..`"
+)]
+pub struct BadSweepName(pub String);
+
+impl SweepName {
+    /// The longest name: it becomes a directory name under `reports/`.
+    pub const MAX_LEN: usize = 128;
+
+    /// A name that is safe as one path component: reports are written to
+    /// `reports/<name>/`, so `..` or a `/` would write elsewhere.
+    pub fn parse(s: &str) -> Result<SweepName, BadSweepName> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if ok {
+            Ok(SweepName(s.to_string()))
+        } else {
+            // Shown back to the user: cut, so a megabyte of name is not.
+            Err(BadSweepName(s.chars().take(Self::MAX_LEN + 8).collect()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_names_are_one_safe_path_component() {
+        for good in ["quickstart", "paper-2026.v1", "a_b", "..x", "x.."] {
+            assert!(SweepName::parse(good).is_ok(), "{good}");
+        }
+        let long = "a".repeat(129);
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "é", long.as_str()] {
+            assert!(SweepName::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

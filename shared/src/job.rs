@@ -89,6 +89,35 @@ pub struct NoopJob {
     pub fail_with: Option<String>,
 }
 
+/// A no-op job sleeps at most an hour: it stands in for training in tests
+/// and benchmarks, and a longer sleep only holds a worker's slot.
+pub const MAX_NOOP_SLEEP_MS: u64 = 3_600_000;
+
+impl NoopJob {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.sleep_ms > MAX_NOOP_SLEEP_MS {
+            return Err(SettingsError::TooLarge {
+                field: "noop.sleep_ms",
+                value: self.sleep_ms as f64,
+                max: MAX_NOOP_SLEEP_MS as f64,
+            });
+        }
+        if !self.metric_shift.is_finite() {
+            return Err(SettingsError::NotFinite {
+                field: "noop.metric_shift",
+            });
+        }
+        if self.fail_with.as_ref().is_some_and(|t| t.len() > 4096) {
+            return Err(SettingsError::TooLarge {
+                field: "noop.fail_with (bytes)",
+                value: self.fail_with.as_ref().map_or(0, String::len) as f64,
+                max: 4096.0,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl JobSpec {
     /// Checks the combination, naming the offending field.
     pub fn validate(&self) -> Result<(), SettingsError> {
@@ -99,6 +128,9 @@ impl JobSpec {
             }
             (Objective::Stl, Some(_)) => return Err(SettingsError::AlphaNotTaken),
             _ => {}
+        }
+        if let Some(noop) = &self.noop {
+            noop.validate()?;
         }
         self.settings.validate()
     }

@@ -1,6 +1,6 @@
 //! What both sides of the wire share: what a job is, the settings it trains
 //! with, what it measured, the typed ids, the dataset registry, and the stop
-//! signal of every binary.
+//! signal and secrets (tokens, CA) of every binary.
 //!
 //! The job types are plain data with serde, so they can travel as JSON
 //! inside gRPC messages and be stored verbatim in the coordinator's
@@ -11,8 +11,10 @@ mod dataset;
 pub mod ids;
 mod job;
 mod metrics;
+pub mod null_float;
 mod protocol;
 pub mod registry;
+pub mod secrets;
 mod settings;
 pub mod signal;
 

@@ -16,16 +16,22 @@ pub struct Metrics {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub f1: Option<f64>,
     /// Global fidelity: mean squared difference of g and f on the test set.
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub gf: f64,
     /// Global neighbourhood fidelity of LIME explanations of f.
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub gnf: f64,
     /// R² of g as a predictor of f on the test set.
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub r2_fg: f64,
     /// Test points GNF was averaged over.
     pub gnf_points: usize,
     pub epochs: usize,
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub final_lr: f64,
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub train_seconds: f64,
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub eval_seconds: f64,
     /// Why training ended (absent in results from before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,7 +50,9 @@ pub struct Metrics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Explanation {
     pub features: Vec<String>,
+    #[serde(deserialize_with = "crate::null_float::nans")]
     pub coefficients: Vec<f64>,
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub intercept: f64,
 }
 

@@ -77,13 +77,16 @@ impl StopReason {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// The prediction loss `L_base(f, y)`.
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub prediction: f64,
     /// The fidelity term `(g − f)²`; absent while `g` is not trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<f64>,
     /// The loss being minimised that epoch.
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub joint: f64,
     /// The learning rate the epoch trained with.
+    #[serde(deserialize_with = "crate::null_float::nan")]
     pub lr: f64,
     /// A warm-up epoch: `f` alone on the prediction loss.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -132,6 +132,14 @@ pub enum SettingsError {
     },
     #[error("{field}: {value} is above max_epochs")]
     AboveMaxEpochs { field: &'static str, value: usize },
+    #[error("{field}: must be at most {max}, got {value}")]
+    TooLarge {
+        field: &'static str,
+        value: f64,
+        max: f64,
+    },
+    #[error("{field}: must be finite")]
+    NotFinite { field: &'static str },
     #[error("hidden: layer widths must be at least 1")]
     EmptyLayer,
     #[error("alpha: required for objective mtl")]
@@ -142,7 +150,37 @@ pub enum SettingsError {
     AlphaNotTaken,
 }
 
+/// The largest network a worker builds: a layer of 8,192 units is already
+/// 64 Mi weights against the previous layer; more is a typo, and a
+/// `hidden = [1000000, 1000000]` would abort the worker allocating it.
+pub const MAX_LAYER_WIDTH: usize = 8192;
+pub const MAX_LAYERS: usize = 16;
+
 impl TrainSettings {
+    /// Each bounded setting with its value and its upper bound: far above
+    /// any experiment of method.md, low enough that no value allocates
+    /// more than a worker has or runs for days.
+    fn upper_bounds(&self) -> [(&'static str, f64, f64); 11] {
+        let widest = self.hidden.iter().copied().max().unwrap_or(0);
+        [
+            (
+                "hidden (layers)",
+                self.hidden.len() as f64,
+                MAX_LAYERS as f64,
+            ),
+            ("hidden (width)", widest as f64, MAX_LAYER_WIDTH as f64),
+            ("batch_size", self.batch_size as f64, 65_536.0),
+            ("max_epochs", self.max_epochs as f64, 100_000.0),
+            ("warmup_epochs", self.warmup_epochs as f64, 100_000.0),
+            ("gnf_max_points", self.gnf_max_points as f64, 100_000.0),
+            ("lime_samples", self.lime_samples as f64, 1_000_000.0),
+            ("gnf_neighbours", self.gnf_neighbours as f64, 10_000.0),
+            ("synthetic_rows", self.synthetic_rows as f64, 1_000_000.0),
+            ("learning_rate", self.learning_rate, 10.0),
+            ("gnf_sigma", self.gnf_sigma, 100.0),
+        ]
+    }
+
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<(), SettingsError> {
         fn positive(field: &'static str, value: f64) -> Result<(), SettingsError> {
@@ -168,6 +206,11 @@ impl TrainSettings {
         }
         if self.hidden.contains(&0) {
             return Err(SettingsError::EmptyLayer);
+        }
+        for (field, value, max) in self.upper_bounds() {
+            if value > max {
+                return Err(SettingsError::TooLarge { field, value, max });
+            }
         }
         positive("learning_rate", self.learning_rate)?;
         unit_open("beta1", self.beta1)?;

@@ -58,6 +58,15 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
     }
 }
 
+/// Every environment variable that carries a token or a CA: cleared for
+/// each process a test starts, so the machine's own never leak in.
+pub const TOKEN_VARS: [&str; 4] = [
+    "SWEEP_TOKEN",
+    "SWEEP_WORKER_TOKEN",
+    "SWEEP_ADMIN_TOKEN",
+    "SWEEP_TLS_CA",
+];
+
 /// A coordinator process; killed when dropped.
 pub struct Coordinator {
     pub child: Child,
@@ -74,11 +83,26 @@ impl Coordinator {
 
     /// Starts on a given port (0 picks one), e.g. again after a crash.
     pub fn start_on(dir: &Path, port: u16, token: Option<&str>) -> Coordinator {
+        let env: Vec<(&str, &str)> = token.map(|t| ("SWEEP_TOKEN", t)).into_iter().collect();
+        Self::start_with(dir, port, &env, &[]).expect("the coordinator starts")
+    }
+
+    /// Starts with `env` set (every `SWEEP_*` token variable is cleared
+    /// first) and `args` added; the error is its log when it exits (or
+    /// hangs) before printing its address.
+    pub fn start_with(
+        dir: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Result<Coordinator, String> {
         let mut cmd = Command::new(bin("coordinator"));
+        let log = dir.join(format!("coordinator-{port}.log"));
+        cmd.arg("serve");
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", &format!("127.0.0.1:{port}")]);
+        }
         cmd.args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
             "--tick-ms",
             "50",
             "--schedule-tick-ms",
@@ -90,14 +114,15 @@ impl Coordinator {
         .arg(dir.join("state.db"))
         .arg("--data-dir")
         .arg(shared_datasets())
+        .args(args)
         .env("RUST_LOG", "info")
-        .env_remove("SWEEP_TOKEN")
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join(format!("coordinator-{port}.log"))).unwrap());
-        if let Some(t) = token {
-            cmd.env("SWEEP_TOKEN", t);
+        .stderr(std::fs::File::create(&log).unwrap());
+        for var in TOKEN_VARS {
+            cmd.env_remove(var);
         }
-        let mut child = cmd.spawn().expect("the coordinator starts");
+        cmd.envs(env.iter().copied());
+        let mut child = cmd.spawn().expect("the coordinator binary runs");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -105,21 +130,20 @@ impl Coordinator {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the coordinator prints its address");
-        let endpoint = line
-            .trim()
-            .strip_prefix("coordinator listening on ")
-            .expect("the address line")
-            .to_string();
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let Some(endpoint) = line.trim().strip_prefix("coordinator listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::fs::read_to_string(&log).unwrap_or_default());
+        };
+        let endpoint = endpoint.to_string();
         let port = endpoint.rsplit(':').next().unwrap().parse().unwrap();
-        Coordinator {
+        Ok(Coordinator {
             child,
             endpoint,
             port,
             dir: dir.to_path_buf(),
-        }
+        })
     }
 
     /// Runs a user command against this coordinator.
@@ -128,14 +152,20 @@ impl Coordinator {
     }
 
     pub fn cli_with_token(&self, args: &[&str], token: Option<&str>) -> Output {
+        let env: Vec<(&str, &str)> = token.map(|t| ("SWEEP_TOKEN", t)).into_iter().collect();
+        self.cli_with_env(args, &env)
+    }
+
+    /// Runs a user command with `env` set (token variables cleared first).
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(bin("coordinator"));
         cmd.args(args)
             .args(["--endpoint", &self.endpoint])
-            .env("RUST_LOG", "warn")
-            .env_remove("SWEEP_TOKEN");
-        if let Some(t) = token {
-            cmd.env("SWEEP_TOKEN", t);
+            .env("RUST_LOG", "warn");
+        for var in TOKEN_VARS {
+            cmd.env_remove(var);
         }
+        cmd.envs(env.iter().copied());
         cmd.output().unwrap()
     }
 
@@ -230,11 +260,13 @@ impl Worker {
         ])
         .arg(coordinator.dir.join(format!("cache-{name}")))
         .env("RUST_LOG", "info")
-        .env_remove("SWEEP_TOKEN")
-        .env_remove("SWEEP_NOOP_METRIC_SHIFT")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
+        .env_remove("SWEEP_NOOP_METRIC_SHIFT");
+        for var in TOKEN_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
         if let Some(t) = token {
             cmd.env("SWEEP_TOKEN", t);
         }
@@ -278,30 +310,76 @@ pub fn noop_sweep(name: &str, seeds: u32, sleep_ms: u64, lease_timeout_secs: f64
 
 /// An HTTP receiver on 127.0.0.1 that hands each request's body over.
 pub fn webhook_receiver() -> (String, mpsc::Receiver<serde_json::Value>) {
+    let (url, hooks) = webhook_server(Vec::new());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for hook in hooks {
+            if tx.send(hook.json).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// One request a [`webhook_server`] received.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    /// The `X-Signature` header, if sent.
+    pub signature: Option<String>,
+    pub body: String,
+    pub json: serde_json::Value,
+    /// The status it was answered with.
+    pub status: u16,
+}
+
+/// An HTTP server on 127.0.0.1 port 0 that answers the n-th request with
+/// `statuses[n]` (200 once they run out; a 3xx carries a `location` to
+/// `/elsewhere`), and hands every request over.
+pub fn webhook_server(statuses: Vec<u16>) -> (String, mpsc::Receiver<Hook>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for (n, stream) in listener.incoming().enumerate() {
             let Ok(mut stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
+            let (mut length, mut signature) = (0, None);
             loop {
                 let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
                     break;
                 }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
                     length = v.trim().parse().unwrap();
+                }
+                if lower.starts_with("x-signature:") {
+                    signature = Some(line["x-signature:".len()..].trim().to_string());
                 }
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            stream
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                .unwrap();
-            if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+            let status = statuses.get(n).copied().unwrap_or(200);
+            let extra = if (300..400).contains(&status) {
+                "location: /elsewhere\r\n"
+            } else {
+                ""
+            };
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 {status} X\r\n{extra}content-length: 0\r\nconnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            let body = String::from_utf8(body).unwrap();
+            let hook = Hook {
+                signature,
+                json: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+                body,
+                status,
+            };
+            if tx.send(hook).is_err() {
                 return;
             }
         }

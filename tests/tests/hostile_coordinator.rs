@@ -86,7 +86,17 @@ impl pb::coordinator_server::Coordinator for Liar {
         &self,
         req: Request<pb::ReportFailureRequest>,
     ) -> Result<Response<pb::ReportReply>, Status> {
-        self.failures.lock().unwrap().push(req.into_inner().error);
+        let req = req.into_inner();
+        // Kept with its class: a refused file can never succeed elsewhere.
+        let class = match req.retryable {
+            Some(false) => "not retryable",
+            Some(true) => "retryable",
+            None => "unclassified",
+        };
+        self.failures
+            .lock()
+            .unwrap()
+            .push(format!("{} [{class}]", req.error));
         Ok(Response::new(pb::ReportReply { accepted: true }))
     }
     async fn deregister(
@@ -221,6 +231,8 @@ fn failure_of_a_lease_naming(dir: &std::path::Path, files: Vec<pb::DataFile>) ->
         .arg(dir.join("cache"))
         .env("RUST_LOG", "warn")
         .env_remove("SWEEP_TOKEN")
+        .env_remove("SWEEP_WORKER_TOKEN")
+        .env_remove("SWEEP_TLS_CA")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -261,7 +273,8 @@ fn a_lease_cannot_make_a_worker_write_outside_its_cache() {
         ],
     );
     assert!(
-        failure.contains("not a known dataset file; refused"),
+        failure.contains("not a known dataset file; refused")
+            && failure.ends_with("[not retryable]"),
         "{failure}"
     );
     assert!(!outside.exists(), "{} was written", outside.display());

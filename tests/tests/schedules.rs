@@ -36,7 +36,11 @@ fn wait_outcome(c: &Coordinator, schedule: &str, seq: usize) -> serde_json::Valu
 #[test]
 fn a_scheduled_run_with_shifted_metrics_is_flagged_and_announced() {
     let dir = scratch("schedule-e2e");
-    let c = Coordinator::start(&dir, None);
+    // The test's webhook receiver is on loopback, which only an allowed
+    // host may reach.
+    let c = Coordinator::start_with(&dir, 0, &[], &["--webhook-allow-host", "127.0.0.1"]).unwrap();
+    let secret = dir.join("webhook.secret");
+    std::fs::write(&secret, "a-schedule-secret-0123\n").unwrap();
     let sweep = dir.join("bench.toml");
     std::fs::write(&sweep, SWEEP).unwrap();
     let (url, hook) = webhook_receiver();
@@ -66,6 +70,8 @@ fn a_scheduled_run_with_shifted_metrics_is_flagged_and_announced() {
         "Europe/Paris",
         "--webhook",
         &url,
+        "--webhook-secret-file",
+        secret.to_str().unwrap(),
     ]));
     assert!(
         added.contains("schedule nightly: `0 2 * * *` (Europe/Paris), enabled"),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use sweep_shared::secrets;
 use sweep_shared::signal::stop_signal;
 use sweep_shared::{DatasetName, JobResult, JobSpec, Objective, Task, TrainSettings};
 use sweep_worker::agent;
@@ -45,9 +46,12 @@ struct JoinArgs {
     /// Where dataset files fetched from the coordinator are cached.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
-    /// A file holding the shared-secret token [default: $SWEEP_TOKEN].
+    /// A file holding the worker token [default: $SWEEP_WORKER_TOKEN, else $SWEEP_TOKEN].
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// The PEM CA that signed the coordinator's certificate, for an https:// endpoint [default: $SWEEP_TLS_CA].
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -200,18 +204,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn join(args: JoinArgs) -> anyhow::Result<()> {
-    let token = match &args.token_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => std::env::var("SWEEP_TOKEN").ok().filter(|t| !t.is_empty()),
-    };
+    let token = secrets::token(
+        args.token_file.as_deref(),
+        &["SWEEP_WORKER_TOKEN", "SWEEP_TOKEN"],
+    )?;
+    let tls_ca = secrets::tls_ca(args.tls_ca.as_deref())?;
     let config = agent::AgentConfig {
         endpoint: args.endpoint,
         token,
+        tls_ca,
         slots: args
             .slots
             .unwrap_or_else(|| {

@@ -10,6 +10,11 @@ use sweep_shared::{Explanation, JobResult, JobSpec, Metrics, NoopJob, Task, CODE
 use crate::job::JobError;
 
 pub fn simulate(spec: &JobSpec, noop: &NoopJob) -> Result<JobResult, JobError> {
+    // The crash switch, for the tests of a job that panics: the panic must
+    // become the job's failure report and release its lease.
+    if std::env::var_os("SWEEP_NOOP_PANIC").is_some_and(|v| v == "1") {
+        panic!("SWEEP_NOOP_PANIC is set: this no-op job panics");
+    }
     simulate_shifted(spec, noop, fault_shift())
 }
 

@@ -1,4 +1,5 @@
-//! How the client commands reach a coordinator: its endpoint and token.
+//! How the client commands reach a coordinator: its endpoint, the admin
+//! token and the CA that signed its certificate.
 
 use std::path::PathBuf;
 
@@ -7,12 +8,15 @@ use sweep_proto as pb;
 
 #[derive(Args)]
 pub struct Conn {
-    /// The coordinator [default: $SWEEP_COORDINATOR or http://127.0.0.1:7070].
+    /// The coordinator [default: $SWEEP_COORDINATOR or http://127.0.0.1:7070]; https://… for TLS.
     #[arg(long, global = true)]
     endpoint: Option<String>,
-    /// A file holding the token [default: $SWEEP_TOKEN].
+    /// A file holding the admin token [default: $SWEEP_ADMIN_TOKEN, else $SWEEP_TOKEN].
     #[arg(long, global = true)]
     token_file: Option<PathBuf>,
+    /// The PEM CA that signed the coordinator's certificate [default: $SWEEP_TLS_CA].
+    #[arg(long, global = true)]
+    tls_ca: Option<PathBuf>,
 }
 
 impl Conn {
@@ -22,19 +26,17 @@ impl Conn {
             .clone()
             .or_else(|| std::env::var("SWEEP_COORDINATOR").ok())
             .unwrap_or_else(|| "http://127.0.0.1:7070".into());
-        Ok(pb::connect(&endpoint, token(&self.token_file)?.as_deref()).await?)
+        let token = token(
+            self.token_file.as_deref(),
+            &["SWEEP_ADMIN_TOKEN", "SWEEP_TOKEN"],
+        )?;
+        let ca = tls_ca(self.tls_ca.as_deref())?;
+        Ok(pb::connect_with(&endpoint, token.as_deref(), ca.as_deref()).await?)
     }
 }
 
-/// The token in `file`, or else `$SWEEP_TOKEN` when set and not empty.
-pub fn token(file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
-    match file {
-        Some(path) => std::fs::read_to_string(path)
-            .map(|t| Some(t.trim().to_string()))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
-        None => Ok(std::env::var("SWEEP_TOKEN").ok().filter(|t| !t.is_empty())),
-    }
-}
+use sweep_shared::secrets::tls_ca;
+pub use sweep_shared::secrets::token;
 
 /// A failed call, as its message alone.
 pub fn status(s: tonic::Status) -> anyhow::Error {

@@ -10,6 +10,8 @@ use sweep_proto as pb;
 use super::conn::{status, Conn};
 
 #[derive(Subcommand)]
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ScheduleAction {
     /// Freeze a sweep file into a schedule that re-runs it with fresh jobs.
     Add(ScheduleAddArgs),
@@ -55,9 +57,12 @@ pub struct ScheduleAddArgs {
     /// The metric plotted over runs.
     #[arg(long, default_value = "gf")]
     metric: String,
-    /// POSTed a JSON summary of each outcome.
-    #[arg(long)]
+    /// POSTed a JSON summary of each outcome, signed (X-Signature: sha256=HMAC of the body).
+    #[arg(long, requires = "webhook_secret_file")]
     webhook: Option<String>,
+    /// A file holding the key webhook bodies are signed with (16 characters or more).
+    #[arg(long)]
+    webhook_secret_file: Option<std::path::PathBuf>,
     /// Add it paused.
     #[arg(long)]
     paused: bool,
@@ -79,6 +84,13 @@ pub async fn schedule(action: ScheduleAction, conn: &Conn) -> anyhow::Result<Exi
                 metric_thresholds: a.metric_threshold,
                 metric: a.metric,
                 webhook: a.webhook.unwrap_or_default(),
+                webhook_secret: match &a.webhook_secret_file {
+                    Some(p) => std::fs::read_to_string(p)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+                        .trim()
+                        .to_string(),
+                    None => String::new(),
+                },
                 paused: a.paused,
             };
             client::add(&mut c, req).await?

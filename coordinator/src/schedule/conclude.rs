@@ -8,16 +8,32 @@ use super::{ms, Baseline, Outcome, Run};
 use crate::error::CoordinatorError;
 use crate::ids::SweepName;
 use crate::report::{self, compare};
-use crate::state::SweepState;
+use crate::state::{StateError, SweepState};
 
 impl Schedules {
     pub(super) async fn finish_runs(&self) -> Result<(), CoordinatorError> {
         let running = self.store().running()?;
         for mut run in running {
-            let (state, counts) = self
-                .core
-                .status(SweepName::from(run.sweep.as_str()))
-                .await?;
+            let status = self.core.status(SweepName::from(run.sweep.as_str())).await;
+            let (state, counts) = match status {
+                Ok(s) => s,
+                // The run's row was written but the coordinator stopped
+                // before its sweep was: it can never finish, and left
+                // `running` it would block its schedule (and this loop,
+                // every schedule) for good.
+                Err(CoordinatorError::State(StateError::UnknownSweep(_))) => {
+                    run.detail = format!(
+                        "its sweep `{}` was never submitted (the coordinator stopped while firing it)",
+                        run.sweep
+                    );
+                    run.outcome = run.outcome.finish(Outcome::Failed)?;
+                    run.finished_ms = Some(ms(self.clock.now()));
+                    self.store().put_run(&run)?;
+                    tracing::warn!(schedule = %run.schedule, run = run.seq, "a run left behind by a crash is marked failed");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let failed = counts.failed;
             let outcome = match state {
                 SweepState::Running => continue,

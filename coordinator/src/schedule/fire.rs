@@ -117,11 +117,14 @@ impl Schedules {
     }
 
     async fn submit(&self, s: &Schedule, sweep: &str) -> Result<u32, CoordinatorError> {
-        let plan = sweep_file::parse(&s.sweep_toml, &s.source)?.scheduled_run(sweep);
+        let (text, source, run) = (s.sweep_toml.clone(), s.source.clone(), sweep.to_string());
         let data_dir = self.config.data_dir.clone();
-        let (sweep, jobs) = tokio::task::spawn_blocking(move || plan.expand(&data_dir))
-            .await
-            .map_err(|e| CoordinatorError::BadRequest(e.to_string()))??;
+        let max_jobs = self.config.max_jobs;
+        let (sweep, jobs) = tokio::task::spawn_blocking(move || {
+            sweep_file::plan_jobs(&text, &source, Some(&run), &data_dir, max_jobs)
+        })
+        .await
+        .map_err(|e| CoordinatorError::BadRequest(e.to_string()))??;
         Ok(self.core.submit(sweep, jobs).await?.jobs)
     }
 

@@ -74,18 +74,18 @@ pub struct Schedule {
     /// The metric plotted over runs.
     pub metric: String,
     pub webhook: Option<String>,
+    /// The key webhook bodies are signed with; never shown.
+    pub webhook_secret: Option<String>,
     pub enabled: bool,
     pub created_ms: i64,
     /// Due times up to here have been dealt with (fired, skipped or missed).
     pub checked_ms: i64,
 }
 
+/// A schedule's runs are sweeps named `<schedule>-<n>`, so its name obeys
+/// the sweep names' rules, shorter.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    name.len() <= 64 && crate::ids::SweepName::parse(name).is_ok()
 }
 
 /// Checks a schedule's name.
@@ -94,7 +94,7 @@ pub fn check_name(name: &str) -> Result<(), CoordinatorError> {
         Ok(())
     } else {
         Err(CoordinatorError::InvalidSchedule(format!(
-            "name: `{name}` must be 1–64 letters, digits, `-`, `_` or `.`"
+            "name: `{name}` must be 1–64 letters, digits, `-`, `_` or `.`, and not `.` or `..`"
         )))
     }
 }

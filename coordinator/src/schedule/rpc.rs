@@ -17,7 +17,11 @@ pub fn info(s: &Schedule, next_due_ms: Option<i64>) -> pb::ScheduleInfo {
         source: s.source.clone(),
         sweep_sha256: s.sweep_sha256.clone(),
         metric: s.metric.clone(),
-        webhook: s.webhook.clone().unwrap_or_default(),
+        webhook: s
+            .webhook
+            .as_deref()
+            .map(super::webhook::redacted)
+            .unwrap_or_default(),
         thresholds: serde_json::to_string(&s.thresholds).expect("thresholds serialise"),
         created_ms: s.created_ms,
         next_due_ms: next_due_ms.unwrap_or(0),
@@ -75,6 +79,7 @@ pub async fn add(
                 req.metric
             },
             webhook: Some(req.webhook).filter(|w| !w.is_empty()),
+            webhook_secret: Some(req.webhook_secret).filter(|w| !w.is_empty()),
             paused: req.paused,
         })
         .await?;

@@ -33,6 +33,7 @@ pub struct NewSchedule {
     pub thresholds: compare::Thresholds,
     pub metric: String,
     pub webhook: Option<String>,
+    pub webhook_secret: Option<String>,
     pub paused: bool,
 }
 
@@ -44,6 +45,11 @@ pub struct SchedulesConfig {
     /// A due time noticed later than this is a catch-up (the coordinator
     /// was down across it).
     pub late_after: Duration,
+    /// Jobs per run at most, as for submitted sweeps.
+    pub max_jobs: u64,
+    /// Hosts a webhook may reach though they resolve to a loopback,
+    /// link-local or private address.
+    pub webhook_allow: Vec<String>,
 }
 
 pub struct Schedules {
@@ -92,10 +98,18 @@ impl Schedules {
             }
         }
         if let Some(url) = &new.webhook {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(CoordinatorError::InvalidSchedule(format!(
-                    "webhook: `{url}` is not an http:// or https:// URL"
-                )));
+            // The URL itself may hold a token: never echoed back.
+            super::webhook::host_of(url)
+                .map_err(|e| CoordinatorError::InvalidSchedule(format!("webhook: {e}")))?;
+            match &new.webhook_secret {
+                Some(s) if s.trim().len() >= 16 => {}
+                _ => {
+                    return Err(CoordinatorError::InvalidSchedule(
+                        "webhook_secret: a webhook needs a secret of at least 16 characters to \
+                         sign its bodies with (schedule add --webhook-secret-file FILE)"
+                            .into(),
+                    ))
+                }
             }
         }
         let now = ms(self.clock.now());
@@ -112,6 +126,7 @@ impl Schedules {
             baseline,
             thresholds: new.thresholds,
             metric: new.metric,
+            webhook_secret: new.webhook.as_ref().and(new.webhook_secret),
             webhook: new.webhook,
             enabled: !new.paused,
             created_ms: now,

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS schedules (
     thresholds TEXT NOT NULL,
     metric TEXT NOT NULL,
     webhook TEXT,
+    webhook_secret TEXT,
     enabled INTEGER NOT NULL,
     created_ms INTEGER NOT NULL,
     checked_ms INTEGER NOT NULL
@@ -68,6 +69,7 @@ fn schedule_row(r: &SqlRow) -> rusqlite::Result<Schedule> {
         enabled: r.get(10)?,
         created_ms: r.get(11)?,
         checked_ms: r.get(12)?,
+        webhook_secret: r.get(13)?,
     })
 }
 
@@ -92,7 +94,7 @@ fn run_row(r: &SqlRow) -> rusqlite::Result<Run> {
 }
 
 const SCHEDULE_COLUMNS: &str = "name, sweep_toml, sweep_sha256, source, cron, tz, baseline, \
-     thresholds, metric, webhook, enabled, created_ms, checked_ms";
+     thresholds, metric, webhook, enabled, created_ms, checked_ms, webhook_secret";
 const RUN_COLUMNS: &str = "schedule, seq, sweep, due_ms, fired_ms, trigger, outcome, \
      finished_ms, baseline, flagged, detail, report_dir";
 
@@ -104,6 +106,17 @@ impl ScheduleStore {
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.busy_timeout(Duration::from_secs(5))?;
             conn.execute_batch(SCHEMA)?;
+            // A database from before webhooks were signed gains the
+            // column; its schedules' webhooks are signed with an empty key
+            // until they are added again with a secret.
+            let has_secret: bool = conn
+                .prepare(
+                    "SELECT 1 FROM pragma_table_info('schedules') WHERE name = 'webhook_secret'",
+                )?
+                .exists([])?;
+            if !has_secret {
+                conn.execute_batch("ALTER TABLE schedules ADD COLUMN webhook_secret TEXT")?;
+            }
             Ok(conn)
         };
         open()
@@ -118,7 +131,7 @@ impl ScheduleStore {
         self.conn
             .execute(
                 &format!(
-                    "INSERT INTO schedules ({SCHEDULE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                    "INSERT INTO schedules ({SCHEDULE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                 ),
                 params![
                     s.name,
@@ -133,7 +146,8 @@ impl ScheduleStore {
                     s.webhook,
                     s.enabled,
                     s.created_ms,
-                    s.checked_ms
+                    s.checked_ms,
+                    s.webhook_secret
                 ],
             )
             .map_err(store_err)?;

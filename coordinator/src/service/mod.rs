@@ -21,12 +21,30 @@ use sweep_shared::DatasetName;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+use crate::auth::{Role, Tokens};
 use crate::core::Core;
 use crate::error::CoordinatorError;
 use crate::ids::{JobKey, LeaseToken, SweepName, WorkerId};
 use crate::schedule::schedules::Schedules;
+use crate::state::{FailureKind, Taken};
 use crate::sweep_file;
 pub use status::status_reply;
+
+/// A failure's text is kept up to this many bytes.
+const MAX_ERROR_BYTES: usize = 8 * 1024;
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn clip(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
 
 /// Bytes per chunk when serving a dataset file.
 const CHUNK: usize = 256 * 1024;
@@ -37,6 +55,10 @@ pub struct Service {
     /// Every servable dataset file: sha256 → path under `data_dir`.
     files: Arc<HashMap<String, PathBuf>>,
     workers_seen: AtomicU64,
+    /// Jobs per sweep at most (`serve --max-jobs`).
+    max_jobs: u64,
+    /// Which token each call needs.
+    tokens: Tokens,
     /// Absent where schedules are not served (`sweep-local run`, benches).
     scheduler: Option<Arc<Schedules>>,
 }
@@ -55,8 +77,20 @@ impl Service {
             data_dir,
             files: Arc::new(files),
             workers_seen: AtomicU64::new(0),
+            max_jobs: sweep_file::limits::DEFAULT_MAX_JOBS,
+            tokens: Tokens::open(),
             scheduler: None,
         }
+    }
+
+    pub fn with_tokens(mut self, tokens: Tokens) -> Self {
+        self.tokens = tokens;
+        self
+    }
+
+    pub fn with_max_jobs(mut self, max_jobs: u64) -> Self {
+        self.max_jobs = max_jobs;
+        self
     }
 
     pub fn with_scheduler(mut self, scheduler: Arc<Schedules>) -> Self {
@@ -95,6 +129,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterReply>, Status> {
+        self.tokens.require(&req, Role::Worker)?;
         let req = req.into_inner();
         if req.protocol_version != sweep_proto::PROTOCOL_VERSION {
             return Err(CoordinatorError::ProtocolMismatch {
@@ -115,6 +150,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::LeaseRequest>,
     ) -> Result<Response<pb::LeaseReply>, Status> {
+        self.tokens.require(&req, Role::Worker)?;
         let req = req.into_inner();
         let max = req.max_jobs.clamp(1, 1024) as usize;
         let granted = self.core.lease(WorkerId::from(req.worker_id), max).await?;
@@ -143,6 +179,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatReply>, Status> {
+        self.tokens.require(&req, Role::Worker)?;
         let req = req.into_inner();
         let lost = self
             .core
@@ -162,28 +199,37 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ReportResultRequest>,
     ) -> Result<Response<pb::ReportReply>, Status> {
+        self.tokens.require(&req, Role::Worker)?;
         let req = req.into_inner();
-        if serde_json::from_str::<sweep_shared::JobResult>(&req.result_json).is_err() {
-            return Err(
-                CoordinatorError::BadRequest("result_json is not a job result".into()).into(),
-            );
-        }
-        let accepted = self
+        let result =
+            serde_json::from_str::<sweep_shared::JobResult>(&req.result_json).map_err(|e| {
+                CoordinatorError::BadRequest(format!("result_json is not a job result: {e}"))
+            })?;
+        let taken = self
             .core
             .report_result(
                 WorkerId::from(req.worker_id),
-                JobKey::from(req.job_key),
+                JobKey::from(req.job_key.clone()),
                 LeaseToken::new(req.attempt),
                 req.result_json,
+                result.spec,
             )
             .await?;
-        Ok(Response::new(pb::ReportReply { accepted }))
+        match taken {
+            Taken::Accepted => Ok(Response::new(pb::ReportReply { accepted: true })),
+            Taken::Duplicate => Ok(Response::new(pb::ReportReply { accepted: false })),
+            Taken::Refused(why) => Err(Status::failed_precondition(format!(
+                "result for job {} attempt {} refused: {why}",
+                req.job_key, req.attempt
+            ))),
+        }
     }
 
     async fn report_failure(
         &self,
         req: Request<pb::ReportFailureRequest>,
     ) -> Result<Response<pb::ReportReply>, Status> {
+        self.tokens.require(&req, Role::Worker)?;
         let req = req.into_inner();
         let accepted = self
             .core
@@ -191,7 +237,11 @@ impl pb::coordinator_server::Coordinator for Service {
                 WorkerId::from(req.worker_id),
                 JobKey::from(req.job_key),
                 LeaseToken::new(req.attempt),
-                req.error,
+                clip(req.error, MAX_ERROR_BYTES),
+                FailureKind {
+                    retryable: req.retryable.unwrap_or(true),
+                    counts_toward_limit: req.counts_toward_limit.unwrap_or(true),
+                },
             )
             .await?;
         Ok(Response::new(pb::ReportReply { accepted }))
@@ -201,6 +251,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::DeregisterRequest>,
     ) -> Result<Response<pb::DeregisterReply>, Status> {
+        self.tokens.require(&req, Role::Worker)?;
         let req = req.into_inner();
         tracing::info!(worker = %req.worker_id, handed_back = req.hand_back.len(), "worker deregistered");
         self.core
@@ -215,6 +266,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::FetchFileRequest>,
     ) -> Result<Response<Self::FetchFileStream>, Status> {
+        self.tokens.require(&req, Role::Worker)?;
         let sha = req.into_inner().sha256;
         let path = self
             .files
@@ -241,18 +293,22 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::SubmitSweepRequest>,
     ) -> Result<Response<pb::SubmitSweepReply>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         let req = req.into_inner();
         let source = if req.source.is_empty() {
             "sweep"
         } else {
             &req.source
         };
-        let plan = sweep_file::parse(&req.sweep_toml, source).map_err(CoordinatorError::from)?;
+        let source = source.chars().take(256).collect::<String>();
         let data_dir = self.data_dir.clone();
-        let (sweep, jobs) = tokio::task::spawn_blocking(move || plan.expand(&data_dir))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?
-            .map_err(|e| CoordinatorError::InvalidSweep(format!("{source}: {e}")))?;
+        let max_jobs = self.max_jobs;
+        let (sweep, jobs) = tokio::task::spawn_blocking(move || {
+            sweep_file::plan_jobs(&req.sweep_toml, &source, None, &data_dir, max_jobs)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(CoordinatorError::from)?;
         let name = sweep.name.to_string();
         let s = self.core.submit(sweep, jobs).await?;
         tracing::info!(sweep = %name, jobs = s.jobs, already_done = s.already_done, to_run = s.to_run, "sweep submitted");
@@ -268,6 +324,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<pb::SweepStatusReply>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         let name = SweepName::from(req.into_inner().name);
         let (s, c) = self.core.status(name.clone()).await?;
         Ok(Response::new(status_reply(&name, s, &c)))
@@ -279,6 +336,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<Self::WatchSweepStream>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         let name = SweepName::from(req.into_inner().name);
         Ok(Response::new(status::watch(self.core.clone(), name).await?))
     }
@@ -287,6 +345,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<pb::SweepStatusReply>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         let name = SweepName::from(req.into_inner().name);
         let (s, c) = self.core.cancel(name.clone()).await?;
         tracing::info!(sweep = %name, "sweep cancelled");
@@ -295,8 +354,9 @@ impl pb::coordinator_server::Coordinator for Service {
 
     async fn list_sweeps(
         &self,
-        _: Request<pb::ListSweepsRequest>,
+        req: Request<pb::ListSweepsRequest>,
     ) -> Result<Response<pb::ListSweepsReply>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         let all = self.core.list().await?;
         let sweeps = all.iter().map(|(n, s, c)| status_reply(n, *s, c)).collect();
         Ok(Response::new(pb::ListSweepsReply { sweeps }))
@@ -308,6 +368,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<Self::ListResultsStream>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         let name = SweepName::from(req.into_inner().name);
         let rows = self.core.results(name).await?;
         let rows: Vec<Result<pb::ResultRow, Status>> = rows
@@ -329,6 +390,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::AddScheduleRequest>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         self.add_schedule_rpc(req).await
     }
 
@@ -336,6 +398,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ListSchedulesRequest>,
     ) -> Result<Response<pb::ListSchedulesReply>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         self.list_schedules_rpc(req)
     }
 
@@ -343,6 +406,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleDetail>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         self.show_schedule_rpc(req)
     }
 
@@ -350,6 +414,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         self.set_enabled(req.into_inner(), false)
     }
 
@@ -357,6 +422,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         self.set_enabled(req.into_inner(), true)
     }
 
@@ -364,6 +430,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleInfo>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         self.remove_schedule_rpc(req)
     }
 
@@ -371,6 +438,7 @@ impl pb::coordinator_server::Coordinator for Service {
         &self,
         req: Request<pb::ScheduleRef>,
     ) -> Result<Response<pb::ScheduleRunInfo>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
         self.run_schedule_now_rpc(req).await
     }
 }

@@ -1,7 +1,7 @@
 //! Workers and their leases: registration, leasing, renewal, expiry and
 //! hand-back on leaving.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Granted, JobState, State, StateError, Write};
 use crate::ids::{JobKey, LeaseToken, WorkerId};
@@ -41,11 +41,12 @@ impl State {
                 continue; // a stale queue entry
             }
             job.attempts += 1;
+            self.unleased_since_load.remove(&key);
             let attempt = LeaseToken::new(job.attempts);
             job.state = JobState::Leased {
                 worker: worker.clone(),
                 attempt,
-                deadline: now + job.lease_timeout,
+                deadline: deadline_after(now, job.lease_timeout),
             };
             self.leased.insert(key.clone());
             granted.push(Granted {
@@ -83,7 +84,7 @@ impl State {
                     },
                     timeout,
                 )) if w == worker && a == attempt => {
-                    *deadline = now + timeout;
+                    *deadline = deadline_after(now, timeout);
                 }
                 _ => lost.push((key.clone(), *attempt)),
             }
@@ -135,6 +136,16 @@ impl State {
         writes
     }
 
+    /// Failed at once, whatever attempts remain: the job can never succeed.
+    pub(super) fn fail_now(&mut self, key: &JobKey, error: String) -> Vec<Write> {
+        let job = self.jobs.get_mut(key).expect("a leased job exists");
+        self.leased.remove(key);
+        job.state = JobState::Failed { error };
+        let mut writes = vec![Write::Job(job.clone())];
+        writes.extend(self.settle_owners_of(key));
+        writes
+    }
+
     /// Back to the queue, or failed when the attempts are used up.
     pub(super) fn end_lease(
         &mut self,
@@ -159,4 +170,13 @@ impl State {
         writes.extend(self.settle_owners_of(key));
         writes
     }
+}
+
+/// `now + timeout`, or a day from now if that would not fit an `Instant`:
+/// a stored lease timeout from before sweep files were bounded must never
+/// panic the core (it would then panic again on every restart).
+pub(crate) fn deadline_after(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
 }

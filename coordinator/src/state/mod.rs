@@ -5,19 +5,21 @@
 //! A job:
 //!
 //! ```text
-//!            lease                   result (any issued attempt)
+//!            lease                   result (the current lease's)
 //!  Queued ─────────▶ Leased ─────────────────────────▶ Done
 //!    ▲                 │  expiry / failure / hand-back
 //!    └─────────────────┤  (attempts < retry limit, or hand-back)
 //!                      ▼
-//!                    Failed (attempts used up; error text kept)
+//!                    Failed (attempts used up, or a failure that can never
+//!                            succeed; error text kept)
 //! ```
 //!
 //! `Queued` and `Leased` jobs of a cancelled sweep become `Cancelled`.
-//! Results are deterministic functions of the job key, so a late result
-//! for a job not yet done is accepted, whichever attempt produced it; once
-//! done, a job never takes another result (duplicates are acknowledged and
-//! ignored). Failures only count for the current lease.
+//! A result is taken only from the job's current lease (its worker and
+//! attempt), or, after a restart, from a registered worker's attempt the
+//! store never saw (see `results`); once done, a job never takes another
+//! result (duplicates are acknowledged and ignored), and a cancelled or
+//! failed job takes none. Failures only count for the current lease.
 //!
 //! This file holds the types; the transitions are split by what they
 //! concern: `sweeps` (submit, cancel, settle, counts), `leases` (workers
@@ -28,6 +30,9 @@ mod results;
 mod sweeps;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use leases::deadline_after;
+pub use results::{FailureKind, Taken};
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -187,6 +192,10 @@ pub struct State {
     leased: HashSet<JobKey>,
     /// Sweeps each job belongs to.
     owners: HashMap<JobKey, Vec<SweepName>>,
+    /// Jobs the store held unfinished when the state was loaded and that
+    /// this process has not leased since: only for these may a result of
+    /// an attempt the store never saw arrive (a lease lost in a crash).
+    unleased_since_load: HashSet<JobKey>,
 }
 
 impl State {
@@ -205,9 +214,12 @@ impl State {
         };
         for mut job in jobs {
             if let JobState::Leased { deadline, .. } = &mut job.state {
-                *deadline = now + job.lease_timeout;
+                *deadline = leases::deadline_after(now, job.lease_timeout);
             }
             state.index(&job);
+            if !job.state.is_terminal() {
+                state.unleased_since_load.insert(job.key.clone());
+            }
             state.jobs.insert(job.key.clone(), job);
         }
         for sweep in sweeps {
@@ -247,6 +259,12 @@ impl State {
     #[doc(hidden)]
     pub fn leased_keys(&self) -> impl Iterator<Item = &JobKey> + '_ {
         self.leased.iter()
+    }
+
+    /// Whether `key` was unfinished at the load and not leased since.
+    #[doc(hidden)]
+    pub fn unleased_since_load(&self, key: &JobKey) -> bool {
+        self.unleased_since_load.contains(key)
     }
 
     /// The sweeps `key` is counted as belonging to.

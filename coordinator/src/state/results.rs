@@ -3,37 +3,85 @@
 use super::{JobState, State, Write};
 use crate::ids::{JobKey, LeaseToken, WorkerId};
 
+/// What became of a reported result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Stored: the job is done.
+    Accepted,
+    /// The job already had its result; this one is acknowledged and
+    /// dropped (a retried report, or a second lease's result).
+    Duplicate,
+    /// Not from a lease that may report: nothing is stored.
+    Refused(&'static str),
+}
+
+/// How a reported failure is to be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureKind {
+    /// Worth another lease (a crash, an I/O error); `false` for a job that
+    /// can never succeed (a bad spec, a refused file), which fails at once.
+    pub retryable: bool,
+    /// Whether this attempt counts toward the retry limit (`false` for a
+    /// failure of the worker's host, not of the job).
+    pub counts_toward_limit: bool,
+}
+
+impl FailureKind {
+    /// A failure of the job's own making: retried while attempts remain.
+    pub const JOB: FailureKind = FailureKind {
+        retryable: true,
+        counts_toward_limit: true,
+    };
+}
+
 impl State {
-    /// Records a result unless the job already has one. Returns whether it
-    /// was taken.
+    /// Records a result if it comes from a lease that may report one.
     ///
-    /// Any lease's result is taken while the job has none, even one whose
-    /// attempt the coordinator does not remember: leases are committed
-    /// lazily, so after a crash a worker may report an attempt the store
-    /// never saw. Results are equal for equal keys, so taking it only
-    /// spares running the job again.
+    /// That is the current lease, by its holder and attempt; or — because
+    /// leases are committed lazily, so after a crash a worker may report an
+    /// attempt the store never saw — a lease of a registered worker whose
+    /// attempt is above every attempt the store knows, for a job the store
+    /// held unfinished at the load and not leased again since. A job
+    /// submitted to this process takes results from its leases only. A job that is done takes
+    /// no second result; a cancelled or failed job takes none.
     pub fn report_result(
         &mut self,
         worker: &WorkerId,
         key: &JobKey,
         attempt: LeaseToken,
         result_json: String,
-    ) -> (bool, Vec<Write>) {
+    ) -> (Taken, Vec<Write>) {
+        let registered = self.workers.contains_key(worker);
+        let unseen_since_load = self.unleased_since_load.contains(key);
         let Some(job) = self.jobs.get_mut(key) else {
-            return (false, vec![]);
+            return (Taken::Refused("no such job"), vec![]);
         };
-        // Attempt 0 is never issued: no lease of this coordinator's.
-        if job.state == JobState::Done || attempt.get() == 0 {
-            return (false, vec![]);
+        let from_before_the_load = registered && unseen_since_load && attempt.get() > job.attempts;
+        let verdict = match &job.state {
+            JobState::Done => Taken::Duplicate,
+            JobState::Cancelled => Taken::Refused("the job was cancelled"),
+            JobState::Failed { .. } => Taken::Refused("the job has failed for good"),
+            JobState::Leased {
+                worker: w,
+                attempt: a,
+                ..
+            } if w == worker && *a == attempt => Taken::Accepted,
+            JobState::Leased { .. } | JobState::Queued if from_before_the_load => Taken::Accepted,
+            JobState::Leased { .. } => Taken::Refused("not the job's current lease"),
+            JobState::Queued if !registered => Taken::Refused("unknown worker"),
+            JobState::Queued => Taken::Refused("the job is not leased to this worker"),
+        };
+        if verdict != Taken::Accepted {
+            return (verdict, vec![]);
         }
         job.attempts = job.attempts.max(attempt.get());
         let was_queued = job.state == JobState::Queued;
         job.state = JobState::Done;
         self.leased.remove(key);
         if was_queued {
-            // A late result for a job already back in the queue (its lease
-            // expired): the queue holds only queued jobs, each once. Rare,
-            // so the linear removal is cheaper than a second index.
+            // A result for a job back in the queue after a restart: the
+            // queue holds only queued jobs, each once. Rare, so the linear
+            // removal is cheaper than a second index.
             self.queue.retain(|k| k != key);
         }
         let mut writes = vec![
@@ -46,16 +94,18 @@ impl State {
             Write::Job(job.clone()),
         ];
         writes.extend(self.settle_owners_of(key));
-        (true, writes)
+        (Taken::Accepted, writes)
     }
 
-    /// A failure of the current lease: retried while attempts remain.
+    /// A failure of the current lease: retried while attempts remain,
+    /// unless `kind` says it never can succeed.
     pub fn report_failure(
         &mut self,
         worker: &WorkerId,
         key: &JobKey,
         attempt: LeaseToken,
         error: String,
+        kind: FailureKind,
     ) -> (bool, Vec<Write>) {
         let current = matches!(
             self.jobs.get(key).map(|j| &j.state),
@@ -64,6 +114,12 @@ impl State {
         if !current {
             return (false, vec![]);
         }
-        (true, self.end_lease(key, Some(error), true))
+        if !kind.retryable {
+            return (true, self.fail_now(key, error));
+        }
+        (
+            true,
+            self.end_lease(key, Some(error), kind.counts_toward_limit),
+        )
     }
 }

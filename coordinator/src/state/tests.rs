@@ -46,9 +46,9 @@ fn a_sweep_finishes_when_every_job_has_one_result() {
     let now = Instant::now();
     let (granted, _) = s.lease(&w1, 10, now).unwrap();
     assert_eq!(granted.len(), 2);
-    assert!(s.report_result(&w1, &"a".into(), t(1), "{}".into()).0);
+    assert!(s.report_result(&w1, &"a".into(), t(1), "{}".into()).0 == Taken::Accepted);
     assert_eq!(s.counts(&"s".into()).unwrap().0, SweepState::Running);
-    assert!(s.report_result(&w1, &"b".into(), t(1), "{}".into()).0);
+    assert!(s.report_result(&w1, &"b".into(), t(1), "{}".into()).0 == Taken::Accepted);
     assert_eq!(
         s.counts(&"s".into()).unwrap(),
         (
@@ -61,8 +61,8 @@ fn a_sweep_finishes_when_every_job_has_one_result() {
         )
     );
     // A duplicate report is acknowledged and ignored.
-    let (accepted, writes) = s.report_result(&w1, &"a".into(), t(1), "{}".into());
-    assert!(!accepted && writes.is_empty());
+    let (taken, writes) = s.report_result(&w1, &"a".into(), t(1), "{}".into());
+    assert!(taken == Taken::Duplicate && writes.is_empty());
 }
 
 #[test]
@@ -88,20 +88,107 @@ fn an_expired_lease_is_leased_again_with_a_new_token_and_the_late_result_ignored
         s.heartbeat(&w1, &[("a".into(), t(1))], now).unwrap(),
         vec![("a".into(), t(1))]
     );
-    assert!(s.report_result(&w2, &"a".into(), t(2), "{}".into()).0);
-    assert!(!s.report_result(&w1, &"a".into(), t(1), "{}".into()).0);
+    assert!(s.report_result(&w2, &"a".into(), t(2), "{}".into()).0 == Taken::Accepted);
+    // w2's result is in: w1's late one is a duplicate.
+    assert_eq!(
+        s.report_result(&w1, &"a".into(), t(1), "{}".into()).0,
+        Taken::Duplicate
+    );
+}
+
+#[test]
+fn a_late_result_of_an_expired_lease_is_refused_while_the_job_is_not_done() {
+    let (mut s, w1, w2) = setup(3);
+    let now = Instant::now();
+    s.lease(&w1, 1, now).unwrap();
+    s.expire(now + Duration::from_secs(20));
+    // Back in the queue: w1 no longer holds it.
+    assert!(matches!(
+        s.report_result(&w1, &"a".into(), t(1), "{}".into()).0,
+        Taken::Refused(_)
+    ));
+    let (granted, _) = s.lease(&w2, 2, now + Duration::from_secs(20)).unwrap();
+    assert_eq!(granted[1].attempt.get(), 2);
+    // Leased to w2 now: w1's attempt 1, and w1 claiming attempt 2, are refused.
+    for (w, a) in [(&w1, 1), (&w1, 2), (&w2, 1), (&w2, 3)] {
+        assert!(matches!(
+            s.report_result(w, &"a".into(), t(a), "{}".into()).0,
+            Taken::Refused(_)
+        ));
+    }
+    assert_eq!(s.jobs[&JobKey::from("a")].state.name(), "leased");
+}
+
+#[test]
+fn results_for_cancelled_or_failed_jobs_or_from_strangers_are_refused() {
+    let (mut s, w1, _) = setup(1);
+    let now = Instant::now();
+    s.lease(&w1, 1, now).unwrap();
+    s.report_failure(&w1, &"a".into(), t(1), "boom".into(), FailureKind::JOB);
+    assert_eq!(s.jobs[&JobKey::from("a")].state.name(), "failed");
+    assert!(matches!(
+        s.report_result(&w1, &"a".into(), t(1), "{}".into()).0,
+        Taken::Refused(_)
+    ));
+    // Never leased since the load, but from a worker nobody registered.
+    let stranger = WorkerId::from("nobody");
+    assert!(matches!(
+        s.report_result(&stranger, &"b".into(), t(5), "{}".into()).0,
+        Taken::Refused(_)
+    ));
+    s.cancel(&"s".into()).unwrap();
+    assert!(matches!(
+        s.report_result(&w1, &"b".into(), t(5), "{}".into()).0,
+        Taken::Refused(_)
+    ));
+}
+
+#[test]
+fn a_failure_that_can_never_succeed_fails_at_once() {
+    let (mut s, w1, _) = setup(5);
+    s.lease(&w1, 1, Instant::now()).unwrap();
+    let permanent = FailureKind {
+        retryable: false,
+        counts_toward_limit: true,
+    };
+    assert!(
+        s.report_failure(&w1, &"a".into(), t(1), "bad spec".into(), permanent)
+            .0
+    );
+    assert_eq!(
+        s.jobs[&JobKey::from("a")].state,
+        JobState::Failed {
+            error: "bad spec".into()
+        }
+    );
 }
 
 #[test]
 fn a_result_from_a_lease_lost_in_a_crash_is_taken() {
     // The lease of attempt 1 never reached the store: after the
-    // restart, the job is queued with no attempts.
-    let (mut s, w1, w2) = setup(3);
-    assert!(s.report_result(&w1, &"a".into(), t(1), "{}".into()).0);
+    // restart, the job is queued with no attempts (and not leased since).
+    let (s, w1, w2) = setup(3);
+    let mut s = State::rebuild(
+        s.jobs.into_values().collect(),
+        s.sweeps.into_values().collect(),
+        s.workers.into_iter().collect(),
+        Instant::now(),
+    );
+    assert!(s.report_result(&w1, &"a".into(), t(1), "{}".into()).0 == Taken::Accepted);
     // The job is done: it is not leased again, and the attempt stands.
     let (granted, _) = s.lease(&w2, 10, Instant::now()).unwrap();
     assert!(granted.iter().all(|g| g.key.as_str() != "a"));
     assert_eq!(s.jobs[&JobKey::from("a")].attempts, 1);
+}
+
+#[test]
+fn a_job_submitted_since_the_load_takes_results_from_its_leases_only() {
+    // No crash in between: a registered worker cannot claim a queued job.
+    let (mut s, w1, _) = setup(3);
+    assert!(matches!(
+        s.report_result(&w1, &"a".into(), t(1), "{}".into()).0,
+        Taken::Refused(_)
+    ));
 }
 
 #[test]
@@ -115,8 +202,14 @@ fn failures_retry_up_to_the_limit_then_keep_the_error() {
             ("a", attempt)
         );
         assert!(
-            s.report_failure(&w1, &"a".into(), t(attempt), format!("boom {attempt}"))
-                .0
+            s.report_failure(
+                &w1,
+                &"a".into(),
+                t(attempt),
+                format!("boom {attempt}"),
+                FailureKind::JOB
+            )
+            .0
         );
         // The other job is queued behind; take it out of the way once.
         if attempt == 1 {
@@ -131,7 +224,10 @@ fn failures_retry_up_to_the_limit_then_keep_the_error() {
         }
     );
     // A stale failure report changes nothing.
-    assert!(!s.report_failure(&w1, &"b".into(), t(7), "late".into()).0);
+    assert!(
+        !s.report_failure(&w1, &"b".into(), t(7), "late".into(), FailureKind::JOB)
+            .0
+    );
 }
 
 #[test]

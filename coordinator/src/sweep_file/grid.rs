@@ -83,6 +83,19 @@ pub fn parse(text: &str, source: &str, training: &TrainSettings) -> Result<Grid,
         }
         axes.push((key.clone(), values));
     }
+    let count = axes
+        .iter()
+        .fold(1usize, |n, (_, v)| n.saturating_mul(v.len()));
+    if count > super::limits::MAX_GRID_POINTS {
+        return Err(bad(
+            source,
+            "grid",
+            format!(
+                "{count} points; at most {} are allowed",
+                super::limits::MAX_GRID_POINTS
+            ),
+        ));
+    }
     // The product, the first key varying slowest.
     let mut combos: Vec<Vec<(&str, &toml::Value)>> = vec![Vec::new()];
     for (key, values) in &axes {

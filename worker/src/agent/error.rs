@@ -43,3 +43,46 @@ pub enum AgentError {
     #[error("the job's thread failed: {source}")]
     JobThread { source: tokio::task::JoinError },
 }
+
+impl AgentError {
+    /// Whether another lease of the job could succeed. A spec that does not
+    /// parse or validate, or a file the lease names that this worker will
+    /// not write, fails the same way on every worker: the job fails at once.
+    pub fn retryable(&self) -> bool {
+        !matches!(
+            self,
+            AgentError::BadSpec { .. }
+                | AgentError::UnknownFile { .. }
+                | AgentError::Job(JobError::Invalid(_))
+        )
+    }
+
+    /// Whether the attempt counts toward the retry limit: not when this
+    /// worker's host failed (its cache could not be written), which says
+    /// nothing about the job.
+    pub fn counts_toward_limit(&self) -> bool {
+        !matches!(self, AgentError::Write { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_files_and_invalid_specs_are_final_and_io_is_not() {
+        let unknown = AgentError::UnknownFile {
+            path: "/tmp/x".into(),
+            sha256: "00".into(),
+        };
+        assert!(!unknown.retryable());
+        let invalid = AgentError::Job(JobError::Invalid(sweep_shared::SettingsError::AlphaMissing));
+        assert!(!invalid.retryable());
+        let write = AgentError::Write {
+            path: "/cache/x".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert!(write.retryable() && !write.counts_toward_limit());
+        assert!(AgentError::Job(JobError::Injected("boom".into())).retryable());
+    }
+}

@@ -17,6 +17,8 @@ pub(super) async fn prepare_and_run(
 ) -> Result<String, AgentError> {
     let spec: JobSpec =
         serde_json::from_str(&lease.spec_json).map_err(|source| AgentError::BadSpec { source })?;
+    // Before anything is fetched or allocated for it.
+    spec.validate().map_err(crate::JobError::from)?;
     if spec.noop.is_none() && !spec.dataset.is_builtin() {
         ensure_files(shared, &lease.files).await?;
     }

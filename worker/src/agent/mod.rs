@@ -42,6 +42,8 @@ pub use error::AgentError;
 pub struct AgentConfig {
     pub endpoint: String,
     pub token: Option<String>,
+    /// The PEM CA that signed the coordinator's certificate (https only).
+    pub tls_ca: Option<Vec<u8>>,
     pub slots: usize,
     pub name: String,
     /// Where fetched dataset files are cached, laid out like a data directory.
@@ -122,7 +124,19 @@ pub async fn join(
                     for lease in leases {
                         let shared = shared.clone();
                         jobs.spawn(async move {
-                            let outcome = execute::prepare_and_run(&shared, &lease).await;
+                            // In a task of its own, so a panic anywhere in
+                            // the job becomes its failure report (and its
+                            // lease is released) instead of a lost slot
+                            // whose lease is renewed forever.
+                            let run = {
+                                let (shared, lease) = (shared.clone(), lease.clone());
+                                tokio::spawn(async move {
+                                    execute::prepare_and_run(&shared, &lease).await
+                                })
+                            };
+                            let outcome = run
+                                .await
+                                .unwrap_or_else(|source| Err(AgentError::JobThread { source }));
                             Finished {
                                 key: JobKey::from(lease.job_key),
                                 attempt: LeaseToken::new(lease.attempt),

@@ -32,7 +32,8 @@ pub(super) async fn report(shared: Arc<Shared>, done: Finished) {
             .await
         }
         Err(error) => {
-            // The coordinator keeps the failure as text.
+            // The coordinator keeps the failure as text, and its class.
+            let (retryable, counts) = (error.retryable(), error.counts_toward_limit());
             let error = error.to_string();
             tracing::warn!(job = %key, %error, "job failed");
             with_retry(&shared, "report failure", |mut c, worker_id| {
@@ -43,6 +44,8 @@ pub(super) async fn report(shared: Arc<Shared>, done: Finished) {
                         job_key,
                         attempt: attempt.get(),
                         error,
+                        retryable: Some(retryable),
+                        counts_toward_limit: Some(counts),
                     })
                     .await
                 }

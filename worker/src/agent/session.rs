@@ -18,7 +18,7 @@ pub(super) async fn register(shared: &Shared) -> Result<(), AgentError> {
     let mut backoff = Duration::from_millis(100);
     loop {
         let attempt = async {
-            let mut client = pb::connect(&c.endpoint, c.token.as_deref())
+            let mut client = pb::connect_with(&c.endpoint, c.token.as_deref(), c.tls_ca.as_deref())
                 .await
                 .map_err(|e| (None, e.to_string()))?;
             let reply = client
@@ -43,6 +43,7 @@ pub(super) async fn register(shared: &Shared) -> Result<(), AgentError> {
                 Some(
                     code @ (Code::FailedPrecondition
                     | Code::Unauthenticated
+                    | Code::PermissionDenied
                     | Code::InvalidArgument),
                 ),
                 message,
