@@ -24,7 +24,20 @@ pub struct Metrics {
     /// R² of g as a predictor of f on the test set.
     #[serde(deserialize_with = "crate::null_float::nan")]
     pub r2_fg: f64,
-    /// Test points GNF was averaged over.
+    /// Insertion score of the surrogate's explanations (method.md §3):
+    /// higher is more faithful. Absent in results from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ins_g: Option<f64>,
+    /// Deletion score of the surrogate's explanations: lower is more faithful.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub del_g: Option<f64>,
+    /// Insertion score of gradient × input of `f`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ins_grad: Option<f64>,
+    /// Deletion score of gradient × input of `f`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub del_grad: Option<f64>,
+    /// Test points GNF (and insertion/deletion) was averaged over.
     pub gnf_points: usize,
     pub epochs: usize,
     #[serde(deserialize_with = "crate::null_float::nan")]

@@ -161,8 +161,9 @@ fn run_writes_reports_whose_parquet_files_read_back() {
         ParquetReader::new(std::fs::File::open(cmp_dir.join("compare.parquet")).unwrap())
             .finish()
             .unwrap();
-    // 6 cells × (4 metrics per task: prediction ×2, gf, gnf, r2_fg → 5).
-    assert_eq!(compared.height(), 6 * 5);
+    // 6 cells × 9 metrics per task: prediction ×2, gf, gnf, r2_fg, and
+    // insertion and deletion of both explainers.
+    assert_eq!(compared.height(), 6 * 9);
     let flags: Vec<String> = compared
         .column("flag")
         .unwrap()

@@ -116,7 +116,7 @@ fn a_scheduled_run_with_shifted_metrics_is_flagged_and_announced() {
         "{shown}"
     );
     assert!(
-        shown.contains("… and 12 more (compare.md in the report)"),
+        shown.contains("… and 28 more (compare.md in the report)"),
         "{shown}"
     );
     let flagged = second["flagged"].as_array().unwrap();

@@ -16,12 +16,12 @@ use sweep_shared::{
     SettingsError, Task, CODE_VERSION, LR_COLLAPSED_BELOW,
 };
 
-use crate::data::{self, DataError, Dataset};
+use crate::data::{self, DataError, Dataset, Matrix};
 use crate::lime::{gnf, Lime, Neighbourhood};
 use crate::linalg::NumericError;
 use crate::metrics;
 use crate::model::Model;
-use crate::{surrogate, train};
+use crate::{insertion, surrogate, train};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -170,6 +170,32 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         &predict,
     )?;
 
+    // Insertion and deletion over GNF's points, for both explainers.
+    let ins_del_started = Instant::now();
+    let chosen = Matrix::new(
+        gnf.chosen
+            .iter()
+            .flat_map(|&i| data.x_test.row(i).to_vec())
+            .collect(),
+        gnf.chosen.len(),
+        data.x_test.cols,
+    );
+    let f_chosen: Vec<f32> = gnf.chosen.iter().map(|&i| f_test[i]).collect();
+    let baseline = insertion::baseline(&data.x_train);
+    let (q, _) = model.g_coefficients();
+    let by_g = insertion::surrogate_explanations(&q, &chosen, &baseline);
+    let by_grad = insertion::gradient_explanations(&model, &chosen, &baseline);
+    let ins_del =
+        |e: &[f64]| insertion::scores(data.task, &chosen, &f_chosen, e, &baseline, &predict);
+    let (of_g, of_grad) = (ins_del(&by_g), ins_del(&by_grad));
+    tracing::debug!(
+        points = chosen.rows,
+        inputs = chosen.cols,
+        seconds = ins_del_started.elapsed().as_secs_f64(),
+        train_seconds,
+        "insertion and deletion measured"
+    );
+
     let (mut mse, mut r2, mut accuracy, mut f1) = (None, None, None, None);
     match data.task {
         Task::Regression => {
@@ -194,6 +220,10 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         gf: metrics::gf(&f_test, &g_test),
         gnf: gnf.value,
         r2_fg: metrics::r2_fg(&f_test, &g_test),
+        ins_g: Some(of_g.insertion),
+        del_g: Some(of_g.deletion),
+        ins_grad: Some(of_grad.insertion),
+        del_grad: Some(of_grad.deletion),
         gnf_points: gnf.points,
         epochs: outcome.epochs,
         final_lr: outcome.final_lr,

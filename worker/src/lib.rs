@@ -2,7 +2,7 @@
 //! `g`, jointly, with dfdx) and measures accuracy and fidelity.
 //!
 //! `data` reads and preprocesses the datasets, `model`/`losses`/`optim`/
-//! `train` are the learning, `surrogate`/`metrics`/`lime` the measuring,
+//! `train` are the learning, `surrogate`/`metrics`/`lime`/`insertion` the measuring,
 //! and `job` ties them into one run.
 
 pub mod agent;
@@ -10,6 +10,7 @@ pub mod bench;
 pub mod callbacks;
 pub mod data;
 pub mod fpu;
+pub mod insertion;
 pub mod job;
 pub mod lime;
 pub mod linalg;

@@ -227,6 +227,9 @@ pub struct Neighbourhood<'a> {
 pub struct Gnf {
     pub value: f64,
     pub points: usize,
+    /// The test rows evaluated (all, or the seeded subset), ascending: the
+    /// insertion and deletion scores are taken over the same ones.
+    pub chosen: Vec<usize>,
 }
 
 /// GNF of `f` over `x_test`: the mean over evaluated points of the mean
@@ -317,6 +320,7 @@ pub fn gnf(
     Ok(Gnf {
         value: total / points.len() as f64,
         points: points.len(),
+        chosen: points,
     })
 }
 

@@ -160,6 +160,10 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
         col("gf", metric(&|r| Some(r.metrics.gf))),
         col("gnf", metric(&|r| Some(r.metrics.gnf))),
         col("r2_fg", metric(&|r| Some(r.metrics.r2_fg))),
+        col("ins_g", metric(&|r| r.metrics.ins_g)),
+        col("del_g", metric(&|r| r.metrics.del_g)),
+        col("ins_grad", metric(&|r| r.metrics.ins_grad)),
+        col("del_grad", metric(&|r| r.metrics.del_grad)),
         Column::new(
             "gnf_points".into(),
             parsed

@@ -29,7 +29,7 @@ use crate::store::Store;
 use crate::sweep_file;
 
 /// Every metric aggregated over seeds, in report order.
-pub const METRICS: [&str; 10] = [
+pub const METRICS: [&str; 14] = [
     "mse",
     "r2",
     "accuracy",
@@ -37,6 +37,10 @@ pub const METRICS: [&str; 10] = [
     "gf",
     "gnf",
     "r2_fg",
+    "ins_g",
+    "del_g",
+    "ins_grad",
+    "del_grad",
     "epochs",
     "train_seconds",
     "eval_seconds",

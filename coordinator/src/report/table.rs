@@ -36,19 +36,27 @@ pub struct Tables {
     planned: usize,
 }
 
-const REGRESSION: [(&str, &str); 5] = [
+const REGRESSION: [(&str, &str); 9] = [
     ("MSE", "mse"),
     ("R²", "r2"),
     ("GF", "gf"),
     ("GNF", "gnf"),
     ("R²(f, g)", "r2_fg"),
+    ("Insertion (g)", "ins_g"),
+    ("Deletion (g)", "del_g"),
+    ("Insertion (∇f·x)", "ins_grad"),
+    ("Deletion (∇f·x)", "del_grad"),
 ];
-const CLASSIFICATION: [(&str, &str); 5] = [
+const CLASSIFICATION: [(&str, &str); 9] = [
     ("Accuracy", "accuracy"),
     ("F1", "f1"),
     ("GF", "gf"),
     ("GNF", "gnf"),
     ("R²(f, g)", "r2_fg"),
+    ("Insertion (g)", "ins_g"),
+    ("Deletion (g)", "del_g"),
+    ("Insertion (∇f·x)", "ins_grad"),
+    ("Deletion (∇f·x)", "del_grad"),
 ];
 
 impl Tables {

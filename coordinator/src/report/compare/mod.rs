@@ -21,7 +21,7 @@ use super::{floats, strings, ReportError};
 pub use render::p_text;
 
 /// The metrics compared, with whether a higher value is better.
-pub const COMPARED: [(&str, bool); 7] = [
+pub const COMPARED: [(&str, bool); 11] = [
     ("mse", false),
     ("r2", true),
     ("accuracy", true),
@@ -29,6 +29,10 @@ pub const COMPARED: [(&str, bool); 7] = [
     ("gf", false),
     ("gnf", false),
     ("r2_fg", true),
+    ("ins_g", true),
+    ("del_g", false),
+    ("ins_grad", true),
+    ("del_grad", false),
 ];
 
 /// A change is significant below this p-value.
