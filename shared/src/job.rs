@@ -87,6 +87,15 @@ pub struct NoopJob {
     /// Fail every attempt with this error text, for retry tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_with: Option<String>,
+    /// The standard deviation of a Gaussian, drawn from the job's spec (so
+    /// from its seed), added to every fake metric: seed noise for tests of
+    /// the statistics. Absent from the spec, and its key, when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub noise: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// A no-op job sleeps at most an hour: it stands in for training in tests
@@ -105,6 +114,19 @@ impl NoopJob {
         if !self.metric_shift.is_finite() {
             return Err(SettingsError::NotFinite {
                 field: "noop.metric_shift",
+            });
+        }
+        if !(self.noise >= 0.0 && self.noise.is_finite()) {
+            return Err(SettingsError::Negative {
+                field: "noop.noise",
+                value: self.noise,
+            });
+        }
+        if self.noise > 1e6 {
+            return Err(SettingsError::TooLarge {
+                field: "noop.noise",
+                value: self.noise,
+                max: 1e6,
             });
         }
         if self.fail_with.as_ref().is_some_and(|t| t.len() > 4096) {

@@ -77,7 +77,9 @@ fn a_killed_workers_job_is_leased_again_and_completes_elsewhere() {
 fn a_frozen_workers_late_result_is_ignored() {
     let dir = scratch("sigstop");
     let c = Coordinator::start(&dir, None);
-    stdout(&c.submit("s", &noop_sweep("frozen", 1, 2000, 1.0)));
+    // A lease of 3 s: long enough that worker b's heartbeats keep it on a
+    // loaded machine (the whole suite runs at once), short enough to wait for.
+    stdout(&c.submit("s", &noop_sweep("frozen", 1, 3000, 3.0)));
     let a = Worker::start(&c, "a");
     wait_for("worker a to hold the job", LIMIT, || {
         (c.status("frozen")["running"].as_u64() == Some(1)).then_some(())

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use sha2::{Digest, Sha256};
 use sweep_shared::{Explanation, JobResult, JobSpec, Metrics, NoopJob, Task, CODE_VERSION};
 
@@ -36,19 +39,28 @@ pub fn simulate_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<Jo
         .map(|c| f64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])) / 4_294_967_296.0)
         .collect();
     let shift = noop.metric_shift + extra;
+    // Seed noise: one Gaussian draw per metric, from the spec's digest.
+    let mut rng = ChaCha8Rng::from_seed(digest.into());
+    let mut noise = || -> f64 {
+        if noop.noise == 0.0 {
+            return 0.0;
+        }
+        let z: f64 = rng.sample(StandardNormal);
+        noop.noise * z
+    };
     let regression = spec.dataset.task() == Task::Regression;
     let metrics = Metrics {
-        mse: regression.then(|| 0.2 + 0.1 * u[0] + shift),
-        r2: regression.then(|| 0.8 - 0.1 * u[0] - shift),
-        accuracy: (!regression).then(|| 0.8 + 0.1 * u[0] - shift),
-        f1: (!regression).then(|| 0.7 + 0.1 * u[1] - shift),
-        gf: 0.01 * u[2] * spec.alpha.unwrap_or(1.0) + shift,
-        gnf: 0.01 * u[3] + shift,
-        r2_fg: 0.9 + 0.1 * u[4] - shift,
-        ins_g: Some(0.6 + 0.1 * u[6] - shift),
-        del_g: Some(0.3 + 0.1 * u[7] + shift),
-        ins_grad: Some(0.55 + 0.1 * u[7] - shift),
-        del_grad: Some(0.35 + 0.1 * u[6] + shift),
+        mse: regression.then(|| 0.2 + 0.1 * u[0] + shift + noise()),
+        r2: regression.then(|| 0.8 - 0.1 * u[0] - shift + noise()),
+        accuracy: (!regression).then(|| 0.8 + 0.1 * u[0] - shift + noise()),
+        f1: (!regression).then(|| 0.7 + 0.1 * u[1] - shift + noise()),
+        gf: 0.01 * u[2] * spec.alpha.unwrap_or(1.0) + shift + noise(),
+        gnf: 0.01 * u[3] + shift + noise(),
+        r2_fg: 0.9 + 0.1 * u[4] - shift + noise(),
+        ins_g: Some(0.6 + 0.1 * u[6] - shift + noise()),
+        del_g: Some(0.3 + 0.1 * u[7] + shift + noise()),
+        ins_grad: Some(0.55 + 0.1 * u[7] - shift + noise()),
+        del_grad: Some(0.35 + 0.1 * u[6] + shift + noise()),
         gnf_points: 100,
         epochs: 1 + (u[5] * 10.0) as usize,
         final_lr: spec.settings.learning_rate,

@@ -25,6 +25,9 @@ pub struct CompareArgs {
     /// A metric's own threshold, as METRIC=VALUE (e.g. gf=0.2); repeatable.
     #[arg(long = "metric-threshold")]
     metric_threshold: Vec<String>,
+    /// Multiple-testing correction across the comparison's tests: none, bh (Benjamini–Hochberg) or holm.
+    #[arg(long, default_value = "bh")]
+    fdr: report::compare::Fdr,
     /// Print every compared row, not only the flagged ones.
     #[arg(long)]
     all: bool,
@@ -61,7 +64,8 @@ pub fn report(
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     use report::compare;
-    let thresholds = compare::Thresholds::parse(args.threshold, &args.metric_threshold)?;
+    let thresholds =
+        compare::Thresholds::parse(args.threshold, &args.metric_threshold)?.with_fdr(args.fdr);
     let a = report::runs_of(&args.a, args.db.as_deref())?;
     let b = report::runs_of(&args.b, args.db.as_deref())?;
     let label = |s: &str| {

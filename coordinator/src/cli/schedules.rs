@@ -54,6 +54,9 @@ pub struct ScheduleAddArgs {
     /// A metric's own threshold, as METRIC=VALUE; repeatable.
     #[arg(long = "metric-threshold")]
     metric_threshold: Vec<String>,
+    /// Multiple-testing correction across each comparison's tests: none, bh or holm.
+    #[arg(long, default_value = "bh")]
+    fdr: String,
     /// The metric plotted over runs.
     #[arg(long, default_value = "gf")]
     metric: String,
@@ -81,6 +84,7 @@ pub async fn schedule(action: ScheduleAction, conn: &Conn) -> anyhow::Result<Exi
                 tz: a.tz,
                 baseline: a.baseline,
                 threshold: a.threshold,
+                fdr: a.fdr,
                 metric_thresholds: a.metric_threshold,
                 metric: a.metric,
                 webhook: a.webhook.unwrap_or_default(),

@@ -53,8 +53,16 @@ pub async fn add(
     } else {
         Thresholds::default().default
     };
+    let fdr = if req.fdr.is_empty() {
+        crate::report::compare::Fdr::default()
+    } else {
+        req.fdr
+            .parse()
+            .map_err(|e: String| CoordinatorError::InvalidSchedule(format!("fdr: {e}")))?
+    };
     let thresholds = Thresholds::parse(default, &req.metric_thresholds)
-        .map_err(|e| CoordinatorError::InvalidSchedule(e.to_string()))?;
+        .map_err(|e| CoordinatorError::InvalidSchedule(e.to_string()))?
+        .with_fdr(fdr);
     let source = if req.source.is_empty() {
         "sweep".to_string()
     } else {

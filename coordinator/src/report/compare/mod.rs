@@ -1,14 +1,18 @@
 //! Comparison of two sweeps, cell by cell: for each (dataset, objective, α)
 //! present in both and each quality metric, both means, the difference, a
 //! p-value (a paired t-test where both sides ran the same seeds, Welch's
-//! t-test otherwise) and a flag when the cell moved beyond its threshold in
-//! a significant way. Scheduled runs use it to tell a pass from a
-//! regression.
+//! t-test otherwise), the p-value adjusted across all the comparison's
+//! tests (`fdr`: Benjamini–Hochberg by default), and a flag when the cell
+//! moved beyond its threshold in a significant way by the adjusted value.
+//! Scheduled runs use it to tell a pass from a regression.
 //!
 //! The t-tests live in `report::stats` (re-exported here); `render` lays a
 //! comparison out as a frame, Markdown and files.
 
+mod fdr;
 mod render;
+
+pub use fdr::Fdr;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -35,7 +39,8 @@ pub const COMPARED: [(&str, bool); 11] = [
     ("del_grad", false),
 ];
 
-/// A change is significant below this p-value.
+/// A change is significant below this (adjusted) p-value: q for
+/// Benjamini–Hochberg.
 pub const SIGNIFICANCE: f64 = 0.05;
 
 /// The relative change, per metric, beyond which a significant move is
@@ -45,6 +50,10 @@ pub struct Thresholds {
     pub default: f64,
     #[serde(default)]
     pub per_metric: BTreeMap<String, f64>,
+    /// How the p-values are adjusted for the number of tests (absent in
+    /// schedules from before it was kept: Benjamini–Hochberg).
+    #[serde(default)]
+    pub fdr: Fdr,
 }
 
 impl Default for Thresholds {
@@ -52,6 +61,7 @@ impl Default for Thresholds {
         Thresholds {
             default: 0.05,
             per_metric: BTreeMap::new(),
+            fdr: Fdr::default(),
         }
     }
 }
@@ -88,7 +98,13 @@ impl Thresholds {
         Ok(Thresholds {
             default,
             per_metric,
+            fdr: Fdr::default(),
         })
+    }
+
+    /// The same thresholds, with p-values adjusted by `fdr`.
+    pub fn with_fdr(self, fdr: Fdr) -> Thresholds {
+        Thresholds { fdr, ..self }
     }
 
     pub fn of(&self, metric: &str) -> f64 {
@@ -132,7 +148,11 @@ pub struct Row {
     /// `diff / |mean_a|` (null when `mean_a` is 0).
     pub rel_diff: Option<f64>,
     pub test: &'static str,
+    /// The test's own p-value.
     pub p_value: Option<f64>,
+    /// `p_value` adjusted across the comparison (see [`Fdr`]); the flag
+    /// is decided on it.
+    pub p_adjusted: Option<f64>,
     pub flag: Flag,
 }
 
@@ -158,6 +178,8 @@ pub(crate) fn cell_label(dataset: &str, objective: &str, alpha: Option<f64>, gri
 pub struct Comparison {
     pub a: String,
     pub b: String,
+    /// How the p-values were adjusted.
+    pub fdr: Fdr,
     pub rows: Vec<Row>,
     /// Cells present on one side only.
     pub unmatched: Vec<String>,
@@ -235,38 +257,60 @@ pub fn compare(
             unmatched.push(format!("{} (only in {a_name})", label(key)));
             continue;
         };
-        for (metric, higher_is_better) in COMPARED {
+        for (metric, _) in COMPARED {
             let (Some(xa), Some(xb)) = (ma.get(metric), mb.get(metric)) else {
                 continue;
             };
-            rows.push(compare_cell(
-                key,
-                metric,
-                higher_is_better,
-                xa,
-                xb,
-                thresholds.of(metric),
-            ));
+            rows.push(compare_cell(key, metric, xa, xb));
         }
     }
     for key in sb.keys().filter(|k| !sa.contains_key(*k)) {
         unmatched.push(format!("{} (only in {b_name})", label(key)));
     }
+    // Only now, with every test known, can the p-values be adjusted and
+    // the rows flagged.
+    let raw: Vec<Option<f64>> = rows.iter().map(|r| r.p_value).collect();
+    for (row, p) in rows.iter_mut().zip(thresholds.fdr.adjust(&raw)) {
+        row.p_adjusted = p;
+        row.flag = flag(row, thresholds.of(row.metric));
+    }
     Ok(Comparison {
         a: a_name.to_string(),
         b: b_name.to_string(),
+        fdr: thresholds.fdr,
         rows,
         unmatched,
     })
 }
 
+/// Whether a row moved beyond `threshold` (relative to the baseline, or
+/// absolute when the baseline is 0) and, where there are enough seeds to
+/// tell, significantly by its adjusted p-value; which way is better is
+/// the metric's own.
+fn flag(row: &Row, threshold: f64) -> Flag {
+    let higher_is_better = COMPARED
+        .iter()
+        .find(|(m, _)| *m == row.metric)
+        .is_some_and(|(_, h)| *h);
+    let size = row.rel_diff.unwrap_or(row.diff).abs();
+    let significant = row.p_adjusted.is_none_or(|p| p < SIGNIFICANCE);
+    if size > threshold && significant && row.diff != 0.0 {
+        if (row.diff > 0.0) == higher_is_better {
+            Flag::Improvement
+        } else {
+            Flag::Regression
+        }
+    } else {
+        Flag::Unchanged
+    }
+}
+
+/// One (cell, metric)'s means and test, not yet flagged.
 fn compare_cell(
     key: &CellKey,
     metric: &'static str,
-    higher_is_better: bool,
     xa: &BTreeMap<u64, f64>,
     xb: &BTreeMap<u64, f64>,
-    threshold: f64,
 ) -> Row {
     let va: Vec<f64> = xa.values().copied().collect();
     let vb: Vec<f64> = xb.values().copied().collect();
@@ -282,20 +326,6 @@ fn compare_cell(
     } else {
         ("none", None)
     };
-    // A move counts when it exceeds the threshold (relative to the
-    // baseline, or absolute when the baseline is 0) and, where there are
-    // enough seeds to tell, is significant.
-    let size = rel_diff.unwrap_or(diff).abs();
-    let significant = p_value.is_none_or(|p| p < SIGNIFICANCE);
-    let flag = if size > threshold && significant && diff != 0.0 {
-        if (diff > 0.0) == higher_is_better {
-            Flag::Improvement
-        } else {
-            Flag::Regression
-        }
-    } else {
-        Flag::Unchanged
-    };
     Row {
         dataset: key.0.clone(),
         objective: key.1.clone(),
@@ -310,7 +340,8 @@ fn compare_cell(
         rel_diff,
         test,
         p_value,
-        flag,
+        p_adjusted: p_value,
+        flag: Flag::Unchanged,
     }
 }
 

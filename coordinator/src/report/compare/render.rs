@@ -28,6 +28,7 @@ impl Comparison {
             Column::new("rel_diff".into(), nums(&|x| x.rel_diff)),
             Column::new("test".into(), strs(&|x| x.test.to_string())),
             Column::new("p_value".into(), nums(&|x| x.p_value)),
+            Column::new("p_adjusted".into(), nums(&|x| x.p_adjusted)),
             Column::new("flag".into(), strs(&|x| x.flag.name().to_string())),
         ])?;
         Ok(frame)
@@ -36,12 +37,12 @@ impl Comparison {
     /// A Markdown table of the rows `which` selects.
     pub fn markdown(&self, which: impl Fn(&Row) -> bool) -> String {
         let mut s = format!(
-            "| cell | metric | {} | {} | diff | rel | test | p | flag |\n|---|---|---|---|---|---|---|---|---|\n",
+            "| cell | metric | {} | {} | diff | rel | test | p | p adj. | flag |\n|---|---|---|---|---|---|---|---|---|---|\n",
             self.a, self.b
         );
         for r in self.rows.iter().filter(|r| which(r)) {
             s.push_str(&format!(
-                "| {} | {} | {} | {} | {:+.4} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {:+.4} | {} | {} | {} | {} | {} |\n",
                 r.cell(),
                 r.metric,
                 num(r.mean_a, r.n_a),
@@ -52,6 +53,7 @@ impl Comparison {
                     .unwrap_or_else(|| "–".into()),
                 r.test,
                 r.p_value.map(p_text).unwrap_or_else(|| "–".into()),
+                r.p_adjusted.map(p_text).unwrap_or_else(|| "–".into()),
                 match r.flag {
                     Flag::Regression => "**regression**",
                     f => f.name(),
@@ -70,14 +72,15 @@ impl Comparison {
             .count();
         let mut s = format!(
             "# {} compared with {}\n\n{} cell metrics compared; {} regressions, {} improvements \
-             (threshold {} relative, per metric {:?}; p < {SIGNIFICANCE}).\n\n",
+             (threshold {} relative, per metric {:?}; adjusted p < {SIGNIFICANCE}: {}).\n\n",
             self.b,
             self.a,
             self.rows.len(),
             self.regressions().len(),
             flagged - self.regressions().len(),
             thresholds.default,
-            thresholds.per_metric
+            thresholds.per_metric,
+            self.fdr.describe()
         );
         if !self.unmatched.is_empty() {
             s.push_str(&format!(
