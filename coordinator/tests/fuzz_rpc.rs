@@ -19,7 +19,7 @@ use tonic::{Code, Status};
 const CASES: u32 = 10_000;
 
 /// Every method, and whether it answers with a stream.
-const METHODS: [(&str, bool); 20] = [
+const METHODS: [(&str, bool); 21] = [
     ("Register", false),
     ("Lease", false),
     ("Heartbeat", false),
@@ -40,6 +40,7 @@ const METHODS: [(&str, bool); 20] = [
     ("ResumeSchedule", false),
     ("RemoveSchedule", false),
     ("RunScheduleNow", false),
+    ("AcceptScheduleRun", false),
 ];
 
 /// Sends and receives messages as the raw bytes they are.

@@ -481,3 +481,73 @@ async fn a_run_left_running_by_a_crash_does_not_block_its_schedule() {
     );
     std::fs::remove_dir_all(&s.dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_lasting_regression_stays_flagged_until_it_is_accepted() {
+    let d = dir("accepted");
+    let s = start(&d, ManualClock::new(t("2026-01-01T10:00:30Z")));
+    let mut new = schedule("lasting", "0 0 1 1 *", None);
+    // What a new schedule gets by default from the command line.
+    new.baseline = String::new();
+    s.scheduler.add(new).await.unwrap();
+    let run = |shift: f64, at: &'static str| {
+        let s = &s;
+        async move {
+            s.scheduler.run_now("lasting").await.unwrap();
+            work(&s.core, shift).await;
+            s.tick_at(at).await;
+        }
+    };
+    run(0.0, "2026-01-01T10:00:40Z").await;
+    run(0.3, "2026-01-01T10:00:50Z").await;
+    // Found: with `previous`, this run compared with the regressed one and passed.
+    run(0.3, "2026-01-01T10:01:00Z").await;
+    let runs = s.runs("lasting");
+    let seen = |r: &Run| (r.outcome, r.baseline.clone());
+    assert_eq!(seen(&runs[0]), (Outcome::Pass, None));
+    assert_eq!(
+        seen(&runs[1]),
+        (Outcome::Regression, Some("lasting-1".into()))
+    );
+    assert_eq!(
+        seen(&runs[2]),
+        (Outcome::Regression, Some("lasting-1".into()))
+    );
+
+    // The shift is the new normal: accepted on purpose, with a note.
+    let accepted = s
+        .scheduler
+        .accept("lasting", 3, "the new loss is meant to cost accuracy")
+        .unwrap();
+    assert!(accepted.accepted.is_some());
+    run(0.3, "2026-01-01T10:01:10Z").await;
+    let runs = s.runs("lasting");
+    assert_eq!(seen(&runs[3]), (Outcome::Pass, Some("lasting-3".into())));
+    assert_eq!(
+        runs[2].accepted.as_ref().map(|a| a.note.as_str()),
+        Some("the new loss is meant to cost accuracy")
+    );
+    // The next run compares with run 4, which passed.
+    run(0.0, "2026-01-01T10:01:20Z").await;
+    assert_eq!(
+        s.runs("lasting")[4].baseline.as_deref(),
+        Some("lasting-4"),
+        "run 4 passed, so it is the reference now"
+    );
+
+    // Only a finished run can be accepted, and only one that exists.
+    s.scheduler.run_now("lasting").await.unwrap();
+    let err = s
+        .scheduler
+        .accept("lasting", 6, "")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("run 6 is running"), "{err}");
+    let err = s
+        .scheduler
+        .accept("lasting", 60, "")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no run 60"), "{err}");
+    std::fs::remove_dir_all(&s.dir).unwrap();
+}

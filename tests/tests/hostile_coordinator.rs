@@ -195,6 +195,12 @@ impl pb::coordinator_server::Coordinator for Liar {
     ) -> Result<Response<pb::ScheduleRunInfo>, Status> {
         no()
     }
+    async fn accept_schedule_run(
+        &self,
+        _: Request<pb::AcceptRunRequest>,
+    ) -> Result<Response<pb::ScheduleRunInfo>, Status> {
+        no()
+    }
 }
 
 /// Starts the liar with `files`, runs `worker join` against it until the

@@ -138,6 +138,25 @@ fn a_scheduled_run_with_shifted_metrics_is_flagged_and_announced() {
         );
     }
 
+    // The regression is the new normal: accepted, and shown as such.
+    let accepted = ok(c.cli(&[
+        "schedule",
+        "accept",
+        "nightly",
+        "2",
+        "--note",
+        "slower on purpose",
+    ]));
+    assert!(
+        accepted.contains("run 2 (nightly-2) is the reference"),
+        "{accepted}"
+    );
+    let shown = ok(c.cli(&["schedule", "show", "nightly"]));
+    assert!(
+        shown.contains("accepted as the reference at") && shown.contains(": slower on purpose"),
+        "{shown}"
+    );
+
     ok(c.cli(&["schedule", "pause", "nightly"]));
     assert!(ok(c.cli(&["schedule", "list"])).contains("paused"));
     ok(c.cli(&["schedule", "remove", "nightly"]));

@@ -31,6 +31,14 @@ pub enum ScheduleAction {
     Remove { name: String },
     /// Start a run now, unless one is in progress.
     RunNow { name: String },
+    /// Make a finished run the reference of `--baseline accepted` (a regression that is the new normal).
+    Accept {
+        name: String,
+        run: u32,
+        /// Why, kept with the acceptance.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 #[derive(Args)]
@@ -45,8 +53,8 @@ pub struct ScheduleAddArgs {
     /// The IANA time zone the cron expression is read in.
     #[arg(long, default_value = "UTC")]
     tz: String,
-    /// What each run is compared with: `previous`, `none` or a sweep name.
-    #[arg(long, default_value = "previous")]
+    /// What each run is compared with: `accepted` (the last run that passed or was accepted), `previous`, `none` or a sweep name.
+    #[arg(long, default_value = "accepted")]
     baseline: String,
     /// Relative change flagged when significant.
     #[arg(long, default_value_t = 0.05)]
@@ -138,6 +146,21 @@ pub async fn schedule(action: ScheduleAction, conn: &Conn) -> anyhow::Result<Exi
         ScheduleAction::Remove { name } => {
             let s = c.remove_schedule(by_name(name)).await.map_err(status)?;
             format!("removed schedule {}", s.get_ref().name)
+        }
+        ScheduleAction::Accept { name, run, note } => {
+            let r = c
+                .accept_schedule_run(pb::AcceptRunRequest {
+                    schedule: name.clone(),
+                    seq: run,
+                    note,
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            format!(
+                "schedule {name}: run {} ({}) is the reference of later runs",
+                r.seq, r.sweep
+            )
         }
         ScheduleAction::RunNow { name } => {
             let r = c

@@ -93,6 +93,17 @@ pub fn show(d: &pb::ScheduleDetail) -> String {
         if !r.detail.is_empty() {
             out.push_str(&format!("        {}\n", r.detail));
         }
+        if r.accepted_ms != 0 {
+            let note = if r.accept_note.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", r.accept_note)
+            };
+            out.push_str(&format!(
+                "        accepted as the reference at {}{note}\n",
+                time(r.accepted_ms)
+            ));
+        }
     }
     out
 }
@@ -108,6 +119,7 @@ pub fn show_json(d: &pb::ScheduleDetail) -> String {
             "seq": r.seq, "sweep": r.sweep, "due_ms": r.due_ms, "fired_ms": r.fired_ms,
             "trigger": r.trigger, "outcome": r.outcome().label(), "finished_ms": r.finished_ms,
             "baseline": r.baseline, "flagged": r.flagged, "detail": r.detail,
+            "accepted_ms": (r.accepted_ms != 0).then_some(r.accepted_ms), "accept_note": r.accept_note,
             "report_dir": r.report_dir,
         })).collect::<Vec<_>>(),
     })

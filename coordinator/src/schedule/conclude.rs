@@ -97,6 +97,12 @@ impl Schedules {
                 .into_iter()
                 .rfind(|r| r.seq < run.seq && r.outcome.finished())
                 .map(|r| r.sweep),
+            Some(Baseline::Accepted) => self
+                .store()
+                .runs(&run.schedule)?
+                .into_iter()
+                .rfind(|r| r.seq < run.seq && r.is_reference())
+                .map(|r| r.sweep),
         };
         let thresholds = schedule.map(|s| s.thresholds).unwrap_or_default();
         run.baseline = baseline.clone();

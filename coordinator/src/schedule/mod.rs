@@ -33,6 +33,9 @@ pub enum Baseline {
     None,
     /// The schedule's previous finished run.
     Previous,
+    /// The schedule's last run that passed or was accepted: a lasting
+    /// regression keeps being flagged until it is fixed or accepted.
+    Accepted,
     /// A named sweep (an earlier run, or any sweep in the database).
     Sweep(String),
 }
@@ -40,11 +43,12 @@ pub enum Baseline {
 impl Baseline {
     pub fn parse(text: &str) -> Result<Baseline, CoordinatorError> {
         match text {
-            "" | "previous" => Ok(Baseline::Previous),
+            "" | "accepted" => Ok(Baseline::Accepted),
+            "previous" => Ok(Baseline::Previous),
             "none" => Ok(Baseline::None),
             name if valid_name(name) => Ok(Baseline::Sweep(name.to_string())),
             other => Err(CoordinatorError::InvalidSchedule(format!(
-                "baseline: `{other}` is not `previous`, `none` or a sweep name"
+                "baseline: `{other}` is not `accepted`, `previous`, `none` or a sweep name"
             ))),
         }
     }
@@ -53,6 +57,7 @@ impl Baseline {
         match self {
             Baseline::None => "none".into(),
             Baseline::Previous => "previous".into(),
+            Baseline::Accepted => "accepted".into(),
             Baseline::Sweep(name) => name.clone(),
         }
     }
@@ -249,6 +254,22 @@ pub struct Run {
     /// Why it was skipped or failed, or where the webhook failed.
     pub detail: String,
     pub report_dir: String,
+    /// Made the reference on purpose (`schedule accept`).
+    pub accepted: Option<Acceptance>,
+}
+
+/// A run accepted as the new reference of `--baseline accepted`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acceptance {
+    pub at_ms: i64,
+    pub note: String,
+}
+
+impl Run {
+    /// Whether `--baseline accepted` compares later runs with this one.
+    pub fn is_reference(&self) -> bool {
+        self.outcome == Outcome::Pass || self.accepted.is_some()
+    }
 }
 
 impl Run {
@@ -268,6 +289,7 @@ impl Run {
             flagged: vec![],
             detail: String::new(),
             report_dir: String::new(),
+            accepted: None,
         }
     }
 }

@@ -41,6 +41,12 @@ pub fn run_info(r: &Run) -> pb::ScheduleRunInfo {
         flagged: r.flagged.clone(),
         detail: r.detail.clone(),
         report_dir: r.report_dir.clone(),
+        accepted_ms: r.accepted.as_ref().map_or(0, |a| a.at_ms),
+        accept_note: r
+            .accepted
+            .as_ref()
+            .map(|a| a.note.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -164,6 +164,39 @@ impl Schedules {
         Ok(s)
     }
 
+    /// Makes run `seq` of `name` the reference of `--baseline accepted`
+    /// on purpose (a regression that is the new normal), with `note`.
+    pub fn accept(&self, name: &str, seq: u32, note: &str) -> Result<Run, CoordinatorError> {
+        let _schedule = self.store().require(name)?;
+        let mut run = self
+            .store()
+            .runs(name)?
+            .into_iter()
+            .find(|r| r.seq == seq)
+            .ok_or_else(|| {
+                CoordinatorError::InvalidSchedule(format!("schedule `{name}` has no run {seq}"))
+            })?;
+        if !run.outcome.finished() {
+            return Err(CoordinatorError::Conflict(format!(
+                "schedule `{name}`: run {seq} is {}; only a run that passed or regressed can be \
+                 accepted (it has a full report to compare with)",
+                run.outcome.name()
+            )));
+        }
+        if note.len() > 4096 {
+            return Err(CoordinatorError::InvalidSchedule(
+                "note: at most 4096 bytes".into(),
+            ));
+        }
+        run.accepted = Some(super::Acceptance {
+            at_ms: ms(self.clock.now()),
+            note: note.to_string(),
+        });
+        self.store().put_run(&run)?;
+        tracing::info!(schedule = %name, run = seq, %note, "run accepted as the reference");
+        Ok(run)
+    }
+
     pub fn remove(&self, name: &str) -> Result<Schedule, CoordinatorError> {
         let s = self.store().remove(name)?;
         tracing::info!(schedule = %name, "schedule removed");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Row as SqlRow};
 
-use super::{Baseline, Outcome, Run, Schedule, Trigger};
+use super::{Acceptance, Baseline, Outcome, Run, Schedule, Trigger};
 use crate::error::CoordinatorError;
 
 const SCHEMA: &str = "
@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS schedule_runs (
     flagged TEXT NOT NULL,
     detail TEXT NOT NULL,
     report_dir TEXT NOT NULL,
+    accepted_ms INTEGER,
+    accept_note TEXT,
     PRIMARY KEY (schedule, seq)
 );
 ";
@@ -90,13 +92,20 @@ fn run_row(r: &SqlRow) -> rusqlite::Result<Run> {
         flagged: serde_json::from_str(&flagged).unwrap_or_default(),
         detail: r.get(10)?,
         report_dir: r.get(11)?,
+        accepted: match r.get::<_, Option<i64>>(12)? {
+            Some(at_ms) => Some(Acceptance {
+                at_ms,
+                note: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+            }),
+            None => None,
+        },
     })
 }
 
 const SCHEDULE_COLUMNS: &str = "name, sweep_toml, sweep_sha256, source, cron, tz, baseline, \
      thresholds, metric, webhook, enabled, created_ms, checked_ms, webhook_secret";
 const RUN_COLUMNS: &str = "schedule, seq, sweep, due_ms, fired_ms, trigger, outcome, \
-     finished_ms, baseline, flagged, detail, report_dir";
+     finished_ms, baseline, flagged, detail, report_dir, accepted_ms, accept_note";
 
 impl ScheduleStore {
     pub fn open(path: &Path) -> Result<ScheduleStore, CoordinatorError> {
@@ -116,6 +125,18 @@ impl ScheduleStore {
                 .exists([])?;
             if !has_secret {
                 conn.execute_batch("ALTER TABLE schedules ADD COLUMN webhook_secret TEXT")?;
+            }
+            // And before runs could be accepted.
+            let has_accepted: bool = conn
+                .prepare(
+                    "SELECT 1 FROM pragma_table_info('schedule_runs') WHERE name = 'accepted_ms'",
+                )?
+                .exists([])?;
+            if !has_accepted {
+                conn.execute_batch(
+                    "ALTER TABLE schedule_runs ADD COLUMN accepted_ms INTEGER;
+                     ALTER TABLE schedule_runs ADD COLUMN accept_note TEXT;",
+                )?;
             }
             Ok(conn)
         };
@@ -251,7 +272,7 @@ impl ScheduleStore {
         self.conn
             .execute(
                 &format!(
-                    "INSERT OR REPLACE INTO schedule_runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                    "INSERT OR REPLACE INTO schedule_runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                 ),
                 params![
                     run.schedule,
@@ -265,7 +286,9 @@ impl ScheduleStore {
                     run.baseline,
                     serde_json::to_string(&run.flagged).expect("strings serialise"),
                     run.detail,
-                    run.report_dir
+                    run.report_dir,
+                    run.accepted.as_ref().map(|a| a.at_ms),
+                    run.accepted.as_ref().map(|a| a.note.clone())
                 ],
             )
             .map_err(store_err)?;

@@ -441,4 +441,12 @@ impl pb::coordinator_server::Coordinator for Service {
         self.tokens.require(&req, Role::Admin)?;
         self.run_schedule_now_rpc(req).await
     }
+
+    async fn accept_schedule_run(
+        &self,
+        req: Request<pb::AcceptRunRequest>,
+    ) -> Result<Response<pb::ScheduleRunInfo>, Status> {
+        self.tokens.require(&req, Role::Admin)?;
+        self.accept_schedule_run_rpc(req)
+    }
 }

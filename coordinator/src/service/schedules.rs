@@ -51,6 +51,17 @@ impl Service {
         Ok(Response::new(rpc::run_info(&run)))
     }
 
+    pub(super) fn accept_schedule_run_rpc(
+        &self,
+        req: Request<pb::AcceptRunRequest>,
+    ) -> Result<Response<pb::ScheduleRunInfo>, Status> {
+        let req = req.into_inner();
+        let run = self
+            .scheduler()?
+            .accept(&req.schedule, req.seq, &req.note)?;
+        Ok(Response::new(rpc::run_info(&run)))
+    }
+
     /// Pauses or resumes a schedule; its state afterwards.
     pub(super) fn set_enabled(
         &self,
