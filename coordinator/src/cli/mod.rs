@@ -83,9 +83,12 @@ pub enum Command {
         /// Output directory [default: the database's directory].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Only these formats [default: all].
+        /// Only these formats [default: parquet, md, html, plots; `latex` or `all` add report.tex].
         #[arg(long, value_delimiter = ',')]
         format: Vec<sweep_coordinator::report::Format>,
+        /// What follows ± in report.tex: the standard deviation, or the 95% interval's half-width.
+        #[arg(long, default_value = "std")]
+        interval: sweep_coordinator::report::latex::Interval,
     },
     /// Compare sweep B with sweep A (the baseline), cell by cell; exits with status 3 on a regression.
     Compare(CompareArgs),
@@ -128,7 +131,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             db,
             out,
             format,
-        } => reports::report(&sweep, db, out, format),
+            interval,
+        } => reports::report(&sweep, db, out, format, interval),
         Command::Compare(args) => reports::compare(args),
         Command::Schedule { action, conn } => schedules::schedule(action, &conn).await,
         Command::BenchAggregate { rows } => reports::bench_aggregate(rows),

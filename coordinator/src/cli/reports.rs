@@ -41,6 +41,7 @@ pub fn report(
     db: Option<PathBuf>,
     out: Option<PathBuf>,
     format: Vec<report::Format>,
+    interval: report::latex::Interval,
 ) -> anyhow::Result<ExitCode> {
     let db = db.unwrap_or_else(|| PathBuf::from("results").join(sweep).join("state.db"));
     let out = out.unwrap_or_else(|| db.parent().map(PathBuf::from).unwrap_or_default());
@@ -49,7 +50,7 @@ pub fn report(
     } else {
         format
     };
-    let written = report::generate(&db, sweep, &out, &formats)?;
+    let written = report::generate_with(&db, sweep, &out, &formats, interval)?;
     for f in &written.files {
         println!("{}", f.display());
     }

@@ -12,6 +12,7 @@ pub mod compare;
 pub mod error;
 pub mod frames;
 mod groups;
+pub mod latex;
 pub mod live;
 pub mod panels;
 pub mod plots;
@@ -70,6 +71,10 @@ pub enum Format {
     Parquet,
     /// `plots/<dataset>.svg` and `.png`.
     Plots,
+    /// `report.tex` (not among the defaults).
+    Latex,
+    /// Every format, `latex` included.
+    All,
 }
 
 /// A sweep's stored state, as the report needs it.
@@ -156,6 +161,29 @@ pub fn generate(
     out: &Path,
     formats: &[Format],
 ) -> Result<Written, ReportError> {
+    generate_with(db, sweep, out, formats, latex::Interval::default())
+}
+
+/// [`generate`], with `interval` after the `±` of `report.tex`.
+pub fn generate_with(
+    db: &Path,
+    sweep: &str,
+    out: &Path,
+    formats: &[Format],
+    interval: latex::Interval,
+) -> Result<Written, ReportError> {
+    let all = formats.contains(&Format::All);
+    let formats: Vec<Format> = if all {
+        vec![
+            Format::Parquet,
+            Format::Md,
+            Format::Html,
+            Format::Plots,
+            Format::Latex,
+        ]
+    } else {
+        formats.to_vec()
+    };
     let Loaded {
         planned_seeds,
         results,
@@ -186,6 +214,7 @@ pub fn generate(
     for (format, file, text) in [
         (Format::Md, "report.md", tables.markdown(sweep)),
         (Format::Html, "report.html", tables.html(sweep)),
+        (Format::Latex, "report.tex", tables.latex(sweep, interval)),
     ] {
         if formats.contains(&format) {
             let path = out.join(file);

@@ -35,15 +35,27 @@ pub fn paired_p(d: &[f64]) -> Option<f64> {
 /// Welch's unequal-variance t-test, with the Welch–Satterthwaite degrees of
 /// freedom.
 pub fn welch_p(a: &[f64], b: &[f64]) -> Option<f64> {
-    let (na, nb) = (a.len() as f64, b.len() as f64);
-    let (qa, qb) = (variance(a) / na, variance(b) / nb);
+    welch_p_of(
+        (mean(a), variance(a), a.len()),
+        (mean(b), variance(b), b.len()),
+    )
+}
+
+/// Welch's test from each side's (mean, sample variance, n), as a report's
+/// cells keep them.
+pub fn welch_p_of(a: (f64, f64, usize), b: (f64, f64, usize)) -> Option<f64> {
+    let (na, nb) = (a.2 as f64, b.2 as f64);
+    if a.2 < 2 || b.2 < 2 {
+        return None;
+    }
+    let (qa, qb) = (a.1 / na, b.1 / nb);
     let se = (qa + qb).sqrt();
     let df = if qa + qb == 0.0 {
         na + nb - 2.0
     } else {
         (qa + qb).powi(2) / (qa * qa / (na - 1.0) + qb * qb / (nb - 1.0))
     };
-    two_sided(mean(b) - mean(a), se, df)
+    two_sided(b.0 - a.0, se, df)
 }
 
 /// The 0.975 quantile of Student's t with `df` degrees of freedom.

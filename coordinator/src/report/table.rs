@@ -12,28 +12,28 @@ use super::panels::panels;
 use super::{counts, floats, strings, ReportError};
 
 /// (mean, std, n) of one metric in one cell.
-type Stat = (Option<f64>, Option<f64>, u32);
+pub(super) type Stat = (Option<f64>, Option<f64>, u32);
 
-struct Column {
-    label: String,
+pub(super) struct Column {
+    pub(super) label: String,
     /// Sort key: STL first, then α.
     order: f64,
-    stats: Vec<Stat>,
+    pub(super) stats: Vec<Stat>,
     /// Seeds whose black box was degenerate, of how many finished.
     degenerate: (u32, u32),
 }
 
-struct Table {
-    title: String,
-    rows: Vec<(&'static str, &'static str)>,
-    columns: Vec<Column>,
+pub(super) struct Table {
+    pub(super) title: String,
+    pub(super) rows: Vec<(&'static str, &'static str)>,
+    pub(super) columns: Vec<Column>,
     best_fidelity: Option<usize>,
     best_prediction: Option<usize>,
 }
 
 pub struct Tables {
-    tables: Vec<Table>,
-    planned: usize,
+    pub(super) tables: Vec<Table>,
+    pub(super) planned: usize,
 }
 
 const REGRESSION: [(&str, &str); 9] = [
@@ -145,7 +145,7 @@ impl Tables {
         text
     }
 
-    fn marked(t: &Table, row: usize, col: usize) -> bool {
+    pub(super) fn marked(t: &Table, row: usize, col: usize) -> bool {
         (row == 0 && t.best_prediction == Some(col))
             || (t.rows[row].1 == "gf" && t.best_fidelity == Some(col))
     }
@@ -239,7 +239,7 @@ impl Tables {
 }
 
 /// `Degenerate seeds (test error worse than a constant): α = 0.1: 2 of 5.`
-fn degenerate_note(t: &Table) -> Option<String> {
+pub(super) fn degenerate_note(t: &Table) -> Option<String> {
     let flagged: Vec<String> = t
         .columns
         .iter()
@@ -268,7 +268,7 @@ fn best(
 }
 
 /// Four significant digits, scientific for small magnitudes.
-fn num(v: f64) -> String {
+pub(super) fn num(v: f64) -> String {
     if v != 0.0 && v.abs() < 0.01 {
         format!("{v:.2e}")
     } else {
