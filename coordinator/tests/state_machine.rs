@@ -1173,6 +1173,16 @@ impl Harness {
         let st = &self.state;
         let jobs = sorted_jobs(st);
 
+        // The counts kept by the transitions are the counts of the jobs.
+        for name in st.sweeps.keys() {
+            let kept = st.counts(name).map_err(|e| e.to_string())?.1;
+            let walked = st.counts_by_walking(name);
+            ensure!(
+                kept == walked,
+                "sweep {name}: counts kept {kept:?}, counted {walked:?}"
+            );
+        }
+
         // The leased index is the set of leased jobs, and each lease is real.
         let indexed: BTreeSet<JobKey> = st.leased_keys().cloned().collect();
         let leased: BTreeSet<JobKey> = st

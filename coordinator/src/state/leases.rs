@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Granted, JobState, State, StateError, Write};
+use super::{tally, Granted, JobState, State, StateError, Write};
 use crate::ids::{JobKey, LeaseToken, WorkerId};
 
 impl State {
@@ -43,11 +43,13 @@ impl State {
             job.attempts += 1;
             self.unleased_since_load.remove(&key);
             let attempt = LeaseToken::new(job.attempts);
-            job.state = JobState::Leased {
+            let leased = JobState::Leased {
                 worker: worker.clone(),
                 attempt,
                 deadline: deadline_after(now, job.lease_timeout),
             };
+            tally(&mut self.counts, &self.owners, &key, &job.state, &leased);
+            job.state = leased;
             self.leased.insert(key.clone());
             granted.push(Granted {
                 key: key.clone(),
@@ -140,7 +142,9 @@ impl State {
     pub(super) fn fail_now(&mut self, key: &JobKey, error: String) -> Vec<Write> {
         let job = self.jobs.get_mut(key).expect("a leased job exists");
         self.leased.remove(key);
-        job.state = JobState::Failed { error };
+        let failed = JobState::Failed { error };
+        tally(&mut self.counts, &self.owners, key, &job.state, &failed);
+        job.state = failed;
         let mut writes = vec![Write::Job(job.clone())];
         writes.extend(self.settle_owners_of(key));
         writes
@@ -158,14 +162,16 @@ impl State {
         if !counts {
             job.attempts = job.attempts.saturating_sub(1);
         }
-        if counts && job.attempts >= job.retry_limit {
-            job.state = JobState::Failed {
+        let next = if counts && job.attempts >= job.retry_limit {
+            JobState::Failed {
                 error: error.unwrap_or_default(),
-            };
+            }
         } else {
-            job.state = JobState::Queued;
             self.queue.push_back(key.clone());
-        }
+            JobState::Queued
+        };
+        tally(&mut self.counts, &self.owners, key, &job.state, &next);
+        job.state = next;
         let mut writes = vec![Write::Job(job.clone())];
         writes.extend(self.settle_owners_of(key));
         writes

@@ -157,6 +157,37 @@ pub struct Counts {
     pub cancelled: u32,
 }
 
+impl Counts {
+    /// The count a job in `state` is counted in.
+    fn slot(&mut self, state: &JobState) -> &mut u32 {
+        match state {
+            JobState::Queued => &mut self.queued,
+            JobState::Leased { .. } => &mut self.running,
+            JobState::Done => &mut self.done,
+            JobState::Failed { .. } => &mut self.failed,
+            JobState::Cancelled => &mut self.cancelled,
+        }
+    }
+}
+
+/// Moves job `key` from `from`'s count to `to`'s in every sweep that owns
+/// it. A free function over the two maps, so a transition can call it
+/// while it holds the job itself.
+fn tally(
+    counts: &mut HashMap<SweepName, Counts>,
+    owners: &HashMap<JobKey, Vec<SweepName>>,
+    key: &JobKey,
+    from: &JobState,
+    to: &JobState,
+) {
+    for name in owners.get(key).map(Vec::as_slice).unwrap_or(&[]) {
+        if let Some(c) = counts.get_mut(name) {
+            *c.slot(from) -= 1;
+            *c.slot(to) += 1;
+        }
+    }
+}
+
 /// A lease as handed to a worker.
 #[derive(Debug, Clone)]
 pub struct Granted {
@@ -192,6 +223,9 @@ pub struct State {
     leased: HashSet<JobKey>,
     /// Sweeps each job belongs to.
     owners: HashMap<JobKey, Vec<SweepName>>,
+    /// Each sweep's jobs by state, kept up to date by every transition
+    /// (`tally`), so counting and settling cost O(1) in the sweep's size.
+    counts: HashMap<SweepName, Counts>,
     /// Jobs the store held unfinished when the state was loaded and that
     /// this process has not leased since: only for these may a result of
     /// an attempt the store never saw arrive (a lease lost in a crash).
@@ -232,7 +266,34 @@ impl State {
             }
             state.sweeps.insert(sweep.name.clone(), sweep);
         }
+        let names: Vec<SweepName> = state.sweeps.keys().cloned().collect();
+        for name in names {
+            state.recount(&name);
+        }
         state
+    }
+
+    /// Counts `name`'s jobs by walking them: at load and on submission,
+    /// which touch every job anyway.
+    fn recount(&mut self, name: &SweepName) {
+        let counts = self.counts_by_walking(name);
+        self.counts.insert(name.clone(), counts);
+    }
+
+    /// `name`'s counts from its jobs, walked (see [`State::counts`]).
+    #[doc(hidden)]
+    pub fn counts_by_walking(&self, name: &SweepName) -> Counts {
+        let Some(sweep) = self.sweeps.get(name) else {
+            return Counts::default();
+        };
+        let mut c = Counts {
+            total: sweep.keys.len() as u32,
+            ..Default::default()
+        };
+        for key in &sweep.keys {
+            *c.slot(&self.jobs[key].state) += 1;
+        }
+        c
     }
 
     fn index(&mut self, job: &Job) {

@@ -1,6 +1,6 @@
 //! What workers report: a job's result, or the failure of its lease.
 
-use super::{JobState, State, Write};
+use super::{tally, JobState, State, Write};
 use crate::ids::{JobKey, LeaseToken, WorkerId};
 
 /// What became of a reported result.
@@ -76,6 +76,13 @@ impl State {
         }
         job.attempts = job.attempts.max(attempt.get());
         let was_queued = job.state == JobState::Queued;
+        tally(
+            &mut self.counts,
+            &self.owners,
+            key,
+            &job.state,
+            &JobState::Done,
+        );
         job.state = JobState::Done;
         self.leased.remove(key);
         if was_queued {

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::{Counts, Job, JobState, State, StateError, Submitted, Sweep, SweepState, Write};
+use super::{tally, Counts, Job, JobState, State, StateError, Submitted, Sweep, SweepState, Write};
 use crate::ids::{JobKey, SweepName};
 
 impl State {
@@ -22,6 +22,9 @@ impl State {
                 }
             }
         }
+        // Recounted below from its new key list; until then no transition
+        // may count against its old one.
+        self.counts.remove(&sweep.name);
         let mut out = Submitted {
             jobs: jobs.len() as u32,
             already_done: 0,
@@ -40,6 +43,13 @@ impl State {
                         JobState::Failed { .. } | JobState::Cancelled
                     ) =>
                 {
+                    tally(
+                        &mut self.counts,
+                        &self.owners,
+                        &job.key,
+                        &existing.state,
+                        &JobState::Queued,
+                    );
                     existing.state = JobState::Queued;
                     existing.attempts = 0;
                     existing.retry_limit = job.retry_limit;
@@ -60,6 +70,7 @@ impl State {
         let mut sweep = sweep;
         sweep.state = SweepState::Running;
         self.sweeps.insert(sweep.name.clone(), sweep.clone());
+        self.recount(&sweep.name);
         writes.push(Write::Sweep(sweep.clone()));
         writes.extend(self.settle(&[sweep.name]));
         (out, writes)
@@ -91,6 +102,13 @@ impl State {
                 if job.state == JobState::Queued {
                     unqueued.insert(key.clone());
                 }
+                tally(
+                    &mut self.counts,
+                    &self.owners,
+                    &key,
+                    &job.state,
+                    &JobState::Cancelled,
+                );
                 job.state = JobState::Cancelled;
                 self.leased.remove(&key);
                 writes.push(Write::Job(job.clone()));
@@ -116,9 +134,8 @@ impl State {
             let Some(sweep) = self.sweeps.get(name) else {
                 continue;
             };
-            if sweep.state == SweepState::Running
-                && sweep.keys.iter().all(|k| self.jobs[k].state.is_terminal())
-            {
+            let open = self.counts.get(name).map_or(0, |c| c.queued + c.running);
+            if sweep.state == SweepState::Running && open == 0 {
                 let sweep = self.sweeps.get_mut(name).unwrap();
                 sweep.state = SweepState::Finished;
                 tracing::info!(sweep = %name, "sweep finished");
@@ -133,19 +150,7 @@ impl State {
             .sweeps
             .get(name)
             .ok_or_else(|| StateError::UnknownSweep(name.clone()))?;
-        let mut c = Counts {
-            total: sweep.keys.len() as u32,
-            ..Default::default()
-        };
-        for key in &sweep.keys {
-            match self.jobs[key].state {
-                JobState::Queued => c.queued += 1,
-                JobState::Leased { .. } => c.running += 1,
-                JobState::Done => c.done += 1,
-                JobState::Failed { .. } => c.failed += 1,
-                JobState::Cancelled => c.cancelled += 1,
-            }
-        }
+        let c = self.counts.get(name).cloned().unwrap_or_default();
         Ok((sweep.state, c))
     }
 }
