@@ -10,12 +10,7 @@ mod cli;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    sweep_shared::logging::init(cli.log_format, "info");
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     match runtime.block_on(cli::dispatch(cli.command)) {
         Ok(code) => code,

@@ -153,6 +153,12 @@ pub async fn serve_ready(
             tasks_stop.clone(),
         )));
     }
+    // The standard health service: no token (probes carry none, and it
+    // tells nothing but SERVING or NOT_SERVING). Serving once the state is
+    // loaded, which it is by now; not serving once draining or the core
+    // has stopped.
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<CoordinatorServer<Service>>().await;
     let tokens = config.tokens.clone();
     let server = tonic::service::interceptor::InterceptedService::new(
         // Large enough for a sweep file at its limit and a result, small
@@ -173,6 +179,7 @@ pub async fn serve_ready(
     let core_failure = Arc::new(std::sync::Mutex::new(None));
     let stop = {
         let (core, core_failure) = (core.clone(), core_failure.clone());
+        let health = health.clone();
         async move {
             tokio::select! {
                 _ = shutdown => {}
@@ -180,10 +187,15 @@ pub async fn serve_ready(
                     *core_failure.lock().unwrap() = Some(reason);
                 }
             }
+            health.set_not_serving::<CoordinatorServer<Service>>().await;
+            health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
         }
     };
     ready();
     let served = builder
+        .add_service(health_service)
         .add_service(server)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stop)
         .await

@@ -18,6 +18,9 @@ use sweep_shared::signal::stop_signal;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text (colours only on a terminal) or as JSON for log shippers.
+    #[arg(long, global = true, default_value = "text")]
+    log_format: sweep_shared::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -53,13 +56,7 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    sweep_shared::logging::init(cli.log_format, default);
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     match runtime.block_on(dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,

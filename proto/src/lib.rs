@@ -102,6 +102,19 @@ pub async fn connect_with(
     tls_ca: Option<&[u8]>,
 ) -> Result<Client, ConnectError> {
     let token = Token::new(token)?;
+    let channel = channel(endpoint, tls_ca).await?;
+    Ok(
+        coordinator_client::CoordinatorClient::with_interceptor(channel, token)
+            .max_decoding_message_size(64 * 1024 * 1024),
+    )
+}
+
+/// A connection to `endpoint` (TLS as for [`connect_with`]), for any of the
+/// services the coordinator serves (its own, or `grpc.health.v1`).
+pub async fn channel(
+    endpoint: &str,
+    tls_ca: Option<&[u8]>,
+) -> Result<tonic::transport::Channel, ConnectError> {
     let bad = |source| ConnectError::BadEndpoint {
         endpoint: endpoint.to_string(),
         source,
@@ -121,17 +134,12 @@ pub async fn connect_with(
         (false, Some(_)) => return Err(ConnectError::CaWithoutTls(endpoint.to_string())),
         (false, None) => {}
     }
-    let channel = ep
-        .connect()
+    ep.connect()
         .await
         .map_err(|source| ConnectError::Unreachable {
             endpoint: endpoint.to_string(),
             source,
-        })?;
-    Ok(
-        coordinator_client::CoordinatorClient::with_interceptor(channel, token)
-            .max_decoding_message_size(64 * 1024 * 1024),
-    )
+        })
 }
 
 /// The metadata key of a status that carries a machine-readable error kind.

@@ -10,6 +10,7 @@
 mod dataset;
 pub mod ids;
 mod job;
+pub mod logging;
 mod metrics;
 pub mod null_float;
 mod protocol;

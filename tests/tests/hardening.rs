@@ -274,6 +274,10 @@ fn each_roles_token_is_denied_the_other_roles_calls() {
     std::fs::write(&file, noop_sweep("roles", 2, 0, 10.0)).unwrap();
     let submit = |env: &[(&str, &str)]| c.cli_with_env(&["submit", file.to_str().unwrap()], env);
 
+    // The gRPC health service needs no token, and tells only that.
+    let health = c.cli_with_env(&["health"], &[]);
+    assert!(health.status.success(), "{}", stderr(&health));
+    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
     // No token, a wrong one: unauthenticated.
     let err = stderr(&submit(&[]));
     assert!(err.contains("a valid token is required"), "{err}");
@@ -443,6 +447,8 @@ fn a_sweep_runs_over_tls_with_a_self_signed_ca() {
         "plaintext was answered on the TLS port"
     );
 
+    let health = c.cli_with_env(&["health"], &[("SWEEP_TLS_CA", ca.as_str())]);
+    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
     serves_a_normal_sweep(&c, &with_ca, &with_ca);
 }
 

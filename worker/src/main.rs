@@ -19,6 +19,9 @@ use sweep_worker::data::{self, fetch};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text (colours only on a terminal) or as JSON for log shippers.
+    #[arg(long, global = true, default_value = "text")]
+    log_format: sweep_shared::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -140,13 +143,9 @@ fn parse_task(s: &str) -> anyhow::Result<Task> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    sweep_shared::logging::init(cli.log_format, "info");
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // The outermost message only: the text the commands gave when

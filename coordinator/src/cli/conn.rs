@@ -20,12 +20,21 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub async fn connect(&self) -> anyhow::Result<pb::Client> {
-        let endpoint = self
-            .endpoint
+    fn endpoint(&self) -> String {
+        self.endpoint
             .clone()
             .or_else(|| std::env::var("SWEEP_COORDINATOR").ok())
-            .unwrap_or_else(|| "http://127.0.0.1:7070".into());
+            .unwrap_or_else(|| "http://127.0.0.1:7070".into())
+    }
+
+    /// A connection without a token, for the health service.
+    pub async fn channel(&self) -> anyhow::Result<tonic::transport::Channel> {
+        let ca = tls_ca(self.tls_ca.as_deref())?;
+        Ok(pb::channel(&self.endpoint(), ca.as_deref()).await?)
+    }
+
+    pub async fn connect(&self) -> anyhow::Result<pb::Client> {
+        let endpoint = self.endpoint();
         let token = token(
             self.token_file.as_deref(),
             &["SWEEP_ADMIN_TOKEN", "SWEEP_TOKEN"],

@@ -26,6 +26,9 @@ use serve::ServeArgs;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text (colours only on a terminal) or as JSON for log shippers.
+    #[arg(long, global = true, default_value = "text")]
+    pub log_format: sweep_shared::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +102,11 @@ pub enum Command {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Ask the coordinator's gRPC health service; exits 0 when it is serving (for container health checks).
+    Health {
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Time the aggregation of N synthetic run rows into cells.
     BenchAggregate {
         #[arg(long, default_value_t = 1_000_000)]
@@ -135,6 +143,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         } => reports::report(&sweep, db, out, format, interval),
         Command::Compare(args) => reports::compare(args),
         Command::Schedule { action, conn } => schedules::schedule(action, &conn).await,
+        Command::Health { conn } => health(&conn).await,
         Command::BenchAggregate { rows } => reports::bench_aggregate(rows),
         Command::Bench { args } => Err(moved("bench", &args)),
     }
@@ -147,4 +156,25 @@ fn moved(command: &str, args: &[String]) -> anyhow::Error {
          the coordinator and the trainer): run `sweep-local {command} {}`",
         args.join(" ")
     ))
+}
+
+/// `coordinator health`: SERVING (exit 0), or what the service says.
+async fn health(conn: &Conn) -> anyhow::Result<ExitCode> {
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    let reply = HealthClient::new(conn.channel().await?)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map_err(conn::status)?
+        .into_inner();
+    let status = reply.status();
+    println!("{}", status.as_str_name());
+    Ok(
+        if status == tonic_health::pb::health_check_response::ServingStatus::Serving {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
