@@ -176,6 +176,11 @@ impl Core {
         })
     }
 
+    /// Why the core's thread ended abnormally, if it has.
+    pub fn stop_reason(&self) -> Option<String> {
+        self.stopped.borrow().clone()
+    }
+
     /// Resolves with the reason if the core's thread ends abnormally; never
     /// resolves while it runs.
     pub async fn stopped(&self) -> String {

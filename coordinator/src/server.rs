@@ -176,16 +176,13 @@ pub async fn serve_ready(
     // Serving stops on the caller's signal, or when the core's thread has
     // ended: a coordinator without its core must exit with an error (so a
     // supervisor restarts it), never keep its port answering "shutting down".
-    let core_failure = Arc::new(std::sync::Mutex::new(None));
     let stop = {
-        let (core, core_failure) = (core.clone(), core_failure.clone());
+        let core = core.clone();
         let health = health.clone();
         async move {
             tokio::select! {
                 _ = shutdown => {}
-                reason = core.stopped() => {
-                    *core_failure.lock().unwrap() = Some(reason);
-                }
+                _ = core.stopped() => {}
             }
             health.set_not_serving::<CoordinatorServer<Service>>().await;
             health
@@ -205,7 +202,7 @@ pub async fn serve_ready(
     for task in tasks {
         let _ = task.await;
     }
-    if let Some(reason) = core_failure.lock().unwrap().take() {
+    if let Some(reason) = core.stop_reason() {
         return Err(CoordinatorError::CoreStopped(reason));
     }
     served

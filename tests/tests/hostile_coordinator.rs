@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use sweep_e2e::{bin, scratch, wait_for};
+use sweep_e2e::{bin, scratch, wait_for, TOKEN_VARS};
 use sweep_proto as pb;
 use sweep_shared::{DatasetName, JobSpec, Objective, TrainSettings};
 use tonic::{Request, Response, Status};
@@ -224,25 +224,24 @@ fn failure_of_a_lease_naming(dir: &std::path::Path, files: Vec<pb::DataFile>) ->
             .add_service(pb::coordinator_server::CoordinatorServer::new(liar))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
-    let mut worker = std::process::Command::new(bin("worker"))
-        .args([
-            "join",
-            &endpoint,
-            "--slots",
-            "1",
-            "--name",
-            "victim",
-            "--cache-dir",
-        ])
-        .arg(dir.join("cache"))
-        .env("RUST_LOG", "warn")
-        .env_remove("SWEEP_TOKEN")
-        .env_remove("SWEEP_WORKER_TOKEN")
-        .env_remove("SWEEP_TLS_CA")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cmd = std::process::Command::new(bin("worker"));
+    cmd.args([
+        "join",
+        &endpoint,
+        "--slots",
+        "1",
+        "--name",
+        "victim",
+        "--cache-dir",
+    ])
+    .arg(dir.join("cache"))
+    .env("RUST_LOG", "warn")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    for var in TOKEN_VARS {
+        cmd.env_remove(var);
+    }
+    let mut worker = cmd.spawn().unwrap();
     let failure = wait_for(
         "the worker to report the job as failed",
         Duration::from_secs(60),

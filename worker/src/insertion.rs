@@ -127,17 +127,15 @@ pub fn scores(
             let x = points.row(i);
             let ranked = order(task, f_x[i] >= 0.5, &e[i * d..(i + 1) * d]);
             let mut ins = b.to_vec();
-            let mut del = x.to_vec();
-            let mut ins_rows = Vec::with_capacity(d * d);
-            let mut del_rows = Vec::with_capacity(d * d);
             for &j in &ranked {
                 ins[j] = x[j];
-                del[j] = b[j];
-                ins_rows.extend_from_slice(&ins);
-                del_rows.extend_from_slice(&del);
+                rows.extend_from_slice(&ins);
             }
-            rows.extend(ins_rows);
-            rows.extend(del_rows);
+            let mut del = x.to_vec();
+            for &j in &ranked {
+                del[j] = b[j];
+                rows.extend_from_slice(&del);
+            }
         }
         let out = f(&Matrix::new(rows, (end - start) * 2 * d, d));
         for (n, i) in (start..end).enumerate() {

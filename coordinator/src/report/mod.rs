@@ -174,13 +174,7 @@ pub fn generate_with(
 ) -> Result<Written, ReportError> {
     let all = formats.contains(&Format::All);
     let formats: Vec<Format> = if all {
-        vec![
-            Format::Parquet,
-            Format::Md,
-            Format::Html,
-            Format::Plots,
-            Format::Latex,
-        ]
+        ALL_FORMATS.iter().copied().chain([Format::Latex]).collect()
     } else {
         formats.to_vec()
     };

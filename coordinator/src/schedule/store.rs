@@ -50,6 +50,24 @@ pub struct ScheduleStore {
     conn: Connection,
 }
 
+/// Adds each `(column, type)` that `table` lacks: the whole migration of a
+/// database from before the column existed (it reads as NULL).
+fn add_columns_if_missing(
+    conn: &Connection,
+    table: &str,
+    columns: &[(&str, &str)],
+) -> rusqlite::Result<()> {
+    for (column, ty) in columns {
+        let present = conn
+            .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+            .exists([table, column])?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn store_err(e: rusqlite::Error) -> CoordinatorError {
     CoordinatorError::Store(e.to_string())
 }
@@ -118,26 +136,13 @@ impl ScheduleStore {
             // A database from before webhooks were signed gains the
             // column; its schedules' webhooks are signed with an empty key
             // until they are added again with a secret.
-            let has_secret: bool = conn
-                .prepare(
-                    "SELECT 1 FROM pragma_table_info('schedules') WHERE name = 'webhook_secret'",
-                )?
-                .exists([])?;
-            if !has_secret {
-                conn.execute_batch("ALTER TABLE schedules ADD COLUMN webhook_secret TEXT")?;
-            }
+            add_columns_if_missing(&conn, "schedules", &[("webhook_secret", "TEXT")])?;
             // And before runs could be accepted.
-            let has_accepted: bool = conn
-                .prepare(
-                    "SELECT 1 FROM pragma_table_info('schedule_runs') WHERE name = 'accepted_ms'",
-                )?
-                .exists([])?;
-            if !has_accepted {
-                conn.execute_batch(
-                    "ALTER TABLE schedule_runs ADD COLUMN accepted_ms INTEGER;
-                     ALTER TABLE schedule_runs ADD COLUMN accept_note TEXT;",
-                )?;
-            }
+            add_columns_if_missing(
+                &conn,
+                "schedule_runs",
+                &[("accepted_ms", "INTEGER"), ("accept_note", "TEXT")],
+            )?;
             Ok(conn)
         };
         open()

@@ -104,14 +104,19 @@ pub fn host_of(url: &str) -> Result<String, WebhookError> {
         // user:password@host hides the real host from a reader.
         return Err(WebhookError::BadUrl);
     }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
+    let host = host_of_netloc(authority);
     if host.is_empty() {
         return Err(WebhookError::BadUrl);
     }
     Ok(host.to_ascii_lowercase())
+}
+
+/// The host of `host:port` or `[v6]:port` (the port optional).
+fn host_of_netloc(netloc: &str) -> &str {
+    match netloc.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => netloc.rsplit_once(':').map_or(netloc, |(h, _)| h),
+    }
 }
 
 /// The URL as shown to people: scheme and host, the path (which often
@@ -167,11 +172,7 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// The addresses of `netloc` (`host:port`), all of them public unless the
 /// host is allowed.
 fn checked_addresses(netloc: &str, allow: &[String]) -> std::io::Result<Vec<SocketAddr>> {
-    let host = match netloc.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => netloc.rsplit_once(':').map_or(netloc, |(h, _)| h),
-    }
-    .to_ascii_lowercase();
+    let host = host_of_netloc(netloc).to_ascii_lowercase();
     let addrs: Vec<SocketAddr> = netloc.to_socket_addrs()?.collect();
     let refuse = |e: WebhookError| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e);
     if addrs.is_empty() {
