@@ -27,10 +27,12 @@ use tokio::sync::{oneshot, watch};
 
 use crate::error::CoordinatorError;
 use crate::ids::{JobKey, LeaseToken, SweepName, WorkerId};
+use crate::state::seeding::{metric_value, SeedCell};
 use crate::state::{
-    Counts, FailureKind, Granted, Job, State, Submitted, Sweep, SweepState, Taken, Write,
+    Counts, FailureKind, Granted, JobState, State, Submitted, SweepState, Taken, Write,
 };
 use crate::store::{ResultRow, Store};
+use crate::sweep_file::Planned;
 use sweep_shared::JobSpec;
 
 /// Commands applied in one batch at most.
@@ -69,10 +71,7 @@ enum Command {
         worker: WorkerId,
         hand_back: Vec<(JobKey, LeaseToken)>,
     },
-    Submit {
-        sweep: Sweep,
-        jobs: Vec<Job>,
-    },
+    Submit(Planned),
     Status {
         name: SweepName,
     },
@@ -278,12 +277,8 @@ impl Core {
         answer!(self.call(Command::Deregister { worker, hand_back }), Reply::Done => ())
     }
 
-    pub async fn submit(
-        &self,
-        sweep: Sweep,
-        jobs: Vec<Job>,
-    ) -> Result<Submitted, CoordinatorError> {
-        answer!(self.call(Command::Submit { sweep, jobs }), Reply::Submitted(s) => s)
+    pub async fn submit(&self, planned: Planned) -> Result<Submitted, CoordinatorError> {
+        answer!(self.call(Command::Submit(planned)), Reply::Submitted(s) => s)
     }
 
     pub async fn status(&self, name: SweepName) -> Result<(SweepState, Counts), CoordinatorError> {
@@ -451,8 +446,16 @@ fn apply(
             writes.extend(state.deregister(&worker, &hand_back));
             Reply::Done
         }
-        Command::Submit { sweep, jobs } => {
+        Command::Submit(Planned { sweep, jobs, cells }) if cells.is_empty() => {
             let (submitted, w) = state.submit(sweep, jobs);
+            writes.extend(w);
+            Reply::Submitted(submitted)
+        }
+        Command::Submit(Planned {
+            sweep, mut cells, ..
+        }) => {
+            known_seed_values(state, store, &mut cells)?;
+            let (submitted, w) = state.submit_seeded(sweep, cells);
             writes.extend(w);
             Reply::Submitted(submitted)
         }
@@ -488,4 +491,43 @@ fn apply(
             )
         }
     })
+}
+
+/// Fills in the values of candidate seeds that already have a result (run
+/// for another sweep, or before a re-submission), which the cells need to
+/// decide; results arriving later reach the cells as they are taken.
+fn known_seed_values(
+    state: &State,
+    store: &Store,
+    cells: &mut [SeedCell],
+) -> Result<(), CoordinatorError> {
+    let done: Vec<_> = cells
+        .iter()
+        .flat_map(|c| &c.candidates)
+        .filter(|c| {
+            state
+                .jobs
+                .get(&c.key)
+                .is_some_and(|j| j.state == JobState::Done)
+        })
+        .map(|c| c.key.clone())
+        .collect();
+    if done.is_empty() {
+        return Ok(());
+    }
+    let rows = store
+        .results(&done)
+        .map_err(|e| CoordinatorError::Store(e.to_string()))?;
+    let results: std::collections::HashMap<_, _> = rows
+        .iter()
+        .map(|r| (&r.key, r.result_json.as_str()))
+        .collect();
+    for cell in cells {
+        for c in &mut cell.candidates {
+            if let Some(json) = results.get(&c.key) {
+                c.value = metric_value(json, &cell.rule.metric);
+            }
+        }
+    }
+    Ok(())
 }

@@ -49,12 +49,21 @@ CREATE TABLE IF NOT EXISTS workers (
     name TEXT NOT NULL,
     registered_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS seed_cells (
+    sweep TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    cell TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (sweep, position)
+);
 ";
 
-/// The version of [`SCHEMA`]. 1: the tables above, as first released
-/// (databases written before the version was kept read as 0 and have the
-/// same tables).
-pub const SCHEMA_VERSION: i64 = 1;
+/// The version of [`SCHEMA`]. 1: the tables as first released (databases
+/// written before the version was kept read as 0 and have the same
+/// tables). 2: `seed_cells`, the cells of adaptive sweeps (JSON, one row
+/// per cell, in expansion order).
+pub const SCHEMA_VERSION: i64 = 2;
 
 pub struct Store {
     conn: Connection,
@@ -91,8 +100,9 @@ impl Store {
                  {SCHEMA_VERSION}: use the coordinator that wrote it"
             )));
         }
-        // Version 0 (no version kept) has version 1's tables: creating any
-        // missing ones and stamping the version is the whole migration.
+        // Versions 0 (no version kept) and 1 lack only tables that version 2
+        // adds: creating any missing ones and stamping the version is the
+        // whole migration.
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -154,6 +164,27 @@ impl Store {
                 Write::Worker { id, name } => {
                     tx.prepare_cached("INSERT OR REPLACE INTO workers (id, name, registered_ms) VALUES (?1, ?2, ?3)")?
                         .execute(params![id.as_str(), name, now])?;
+                }
+                Write::ClearSeedCells(sweep) => {
+                    tx.prepare_cached("DELETE FROM seed_cells WHERE sweep = ?1")?
+                        .execute([sweep.as_str()])?;
+                }
+                Write::SeedCell {
+                    sweep,
+                    position,
+                    cell,
+                } => {
+                    tx.prepare_cached(
+                        "INSERT INTO seed_cells (sweep, position, label, cell, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT(sweep, position) DO UPDATE SET label = ?3, cell = ?4, updated_ms = ?5",
+                    )?
+                    .execute(params![
+                        sweep.as_str(),
+                        *position as i64,
+                        cell.label,
+                        serde_json::to_string(cell).expect("a cell serialises"),
+                        now
+                    ])?;
                 }
             }
         }
@@ -225,13 +256,27 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT sweep, label, cell FROM seed_cells ORDER BY sweep, position")?;
+        let cells = stmt
+            .query_map([], |r| {
+                let sweep: String = r.get(0)?;
+                let label: String = r.get(1)?;
+                let cell: String = r.get(2)?;
+                let cell = serde_json::from_str(&cell).map_err(|e| {
+                    bad_row("seed_cells", &format!("{sweep}: {label}"), e.to_string())
+                })?;
+                Ok((SweepName::from(sweep), cell))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut stmt = self.conn.prepare("SELECT id, name FROM workers")?;
         let workers = stmt
             .query_map([], |r| {
                 Ok((WorkerId::from(r.get::<_, String>(0)?), r.get(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(State::rebuild(jobs, sweeps, workers, now))
+        Ok(State::rebuild(jobs, sweeps, workers, cells, now))
     }
 
     /// The schema version the database is at.

@@ -7,7 +7,8 @@
 //! datasets = ["friedman1", "moons"]
 //! objectives = ["stl", "mtl"]
 //! alphas = [0.1, 0.5, 0.9]        # or { start = 0.1, stop = 0.9, step = 0.1 }
-//! seeds = 3                       # or [0, 1, 2]
+//! seeds = 3                       # or [0, 1, 2], or adaptive (`seeds.rs`):
+//!                                 # { min = 3, max = 20, target = { metric = "gf", relative = 0.1 } }
 //! retry_limit = 3
 //! lease_timeout_secs = 60
 //!
@@ -17,6 +18,7 @@
 
 mod grid;
 pub mod limits;
+mod seeds;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -29,6 +31,7 @@ use sweep_shared::{
 };
 
 use crate::ids::{JobKey, SweepName};
+use crate::state::seeding::{Candidate, SeedCell, SeedRule};
 use crate::state::{Job, JobState, NeededFile, Sweep, SweepState};
 
 pub const VERSION: u32 = 1;
@@ -76,6 +79,17 @@ pub struct SweepPlan {
     pub run: Option<String>,
     /// The settings of every grid point (one without a `[grid]`).
     pub grid: grid::Grid,
+    /// Set when `seeds` is adaptive (`seeds` is then `0..max`).
+    pub seeding: Option<SeedRule>,
+}
+
+/// A sweep ready for the core: the sweep, its jobs, and for an adaptive
+/// sweep its cells (whose released seeds the core submits instead).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub sweep: Sweep,
+    pub jobs: Vec<Job>,
+    pub cells: Vec<SeedCell>,
 }
 
 /// Why a sweep file was refused: every message names the file and the
@@ -185,7 +199,7 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
             ));
         }
     }
-    let seeds = seed_list(&file.seeds, source)?;
+    let (seeds, seeding) = seeds::parse(&file.seeds, &file.datasets, source)?;
     file.training
         .validate()
         .map_err(|error| SweepFileError::Training {
@@ -235,6 +249,7 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
         text: text.to_string(),
         run: None,
         grid,
+        seeding,
     })
 }
 
@@ -247,7 +262,7 @@ pub fn plan_jobs(
     run: Option<&str>,
     data_dir: &Path,
     max_jobs: u64,
-) -> Result<(Sweep, Vec<Job>), SweepFileError> {
+) -> Result<Planned, SweepFileError> {
     if text.len() > limits::MAX_SWEEP_FILE_BYTES {
         return Err(bad(
             source,
@@ -264,7 +279,7 @@ pub fn plan_jobs(
         plan = plan.scheduled_run(run);
     }
     plan.check_size(max_jobs)
-        .and_then(|()| plan.expand(data_dir))
+        .and_then(|()| plan.plan(data_dir))
         .map_err(|e| e.in_file(source))
 }
 
@@ -365,60 +380,6 @@ fn alpha_grid(v: &toml::Value, source: &str) -> Result<Vec<f64>, SweepFileError>
     Ok(values)
 }
 
-/// A count (`seeds = 5` is 0..5) or a list.
-fn seed_list(v: &toml::Value, source: &str) -> Result<Vec<u64>, SweepFileError> {
-    let too_many = |n: usize| {
-        bad(
-            source,
-            "seeds",
-            format!("{n} seeds; at most {} are allowed", limits::MAX_SEEDS),
-        )
-    };
-    let seeds = match v {
-        toml::Value::Integer(n) if *n > limits::MAX_SEEDS as i64 => {
-            return Err(too_many(*n as usize))
-        }
-        toml::Value::Array(items) if items.len() > limits::MAX_SEEDS => {
-            return Err(too_many(items.len()))
-        }
-        toml::Value::Integer(n) if *n >= 1 => (0..*n as u64).collect(),
-        toml::Value::Integer(_) => return Err(bad(source, "seeds", "must be at least 1")),
-        toml::Value::Array(items) if items.is_empty() => {
-            return Err(bad(source, "seeds", "must be at least 1"))
-        }
-        toml::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                x.as_integer()
-                    .filter(|s| *s >= 0)
-                    .map(|s| s as u64)
-                    .ok_or_else(|| {
-                        bad(
-                            source,
-                            format!("seeds[{i}]"),
-                            format!("expected a non-negative integer, got {x}"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        other => {
-            return Err(bad(
-                source,
-                "seeds",
-                format!("expected a count or a list of integers, got {other}"),
-            ))
-        }
-    };
-    let mut seen = seeds.clone();
-    seen.sort_unstable();
-    seen.dedup();
-    if seen.len() != seeds.len() {
-        return Err(bad(source, "seeds", "a seed is listed twice"));
-    }
-    Ok(seeds)
-}
-
 impl SweepPlan {
     /// How many jobs `expand` makes at most (before removing duplicates),
     /// computed without making them, so a limit is checked first.
@@ -457,6 +418,46 @@ impl SweepPlan {
         self.file.name = name.to_string();
         self.run = Some(name.to_string());
         self
+    }
+
+    /// The sweep for the core: [`SweepPlan::expand`], and for an adaptive
+    /// sweep its jobs grouped into cells, seeds in order.
+    pub fn plan(&self, data_dir: &Path) -> Result<Planned, SweepFileError> {
+        let (sweep, jobs) = self.expand(data_dir)?;
+        let Some(rule) = &self.seeding else {
+            return Ok(Planned {
+                sweep,
+                jobs,
+                cells: vec![],
+            });
+        };
+        let mut cells: Vec<SeedCell> = Vec::new();
+        let mut at: std::collections::HashMap<String, usize> = Default::default();
+        for job in &jobs {
+            let spec: JobSpec = serde_json::from_str(&job.spec_json).expect("a spec made here");
+            let label = spec.cell_label();
+            let i = *at.entry(label.clone()).or_insert_with(|| {
+                cells.push(SeedCell {
+                    label,
+                    dataset: spec.dataset.to_string(),
+                    objective: spec.objective.to_string(),
+                    alpha: spec.alpha,
+                    grid: spec.grid_label(),
+                    rule: rule.clone(),
+                    candidates: vec![],
+                    released: 0,
+                    ledger: vec![],
+                    stop: None,
+                });
+                cells.len() - 1
+            });
+            cells[i].candidates.push(Candidate::of(spec.seed, job));
+        }
+        Ok(Planned {
+            sweep,
+            jobs: vec![],
+            cells,
+        })
     }
 
     /// The jobs: one per (dataset, objective, grid point, α, seed), the STL

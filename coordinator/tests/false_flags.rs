@@ -34,6 +34,7 @@ fn sweep(seeds: std::ops::Range<u64>) -> polars::prelude::DataFrame {
                     metric_shift: 0.0,
                     fail_with: None,
                     noise: 0.05,
+                    noise_scales_with_alpha: false,
                 }),
                 run: None,
                 grid: Vec::new(),

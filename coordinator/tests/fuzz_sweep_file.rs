@@ -112,7 +112,7 @@ fn with_field(table: &str, key: &str, v: &str) -> String {
 
 fn plan(text: &str) -> Result<usize, String> {
     sweep_file::plan_jobs(text, "fuzz.toml", None, std::path::Path::new("."), MAX_JOBS)
-        .map(|(_, jobs)| jobs.len())
+        .map(|p| p.jobs.len() + p.cells.iter().map(|c| c.candidates.len()).sum::<usize>())
         .map_err(|e| e.to_string())
 }
 

@@ -147,7 +147,8 @@ pub async fn run_sweep(
             eprintln!("{}", user::describe(&s));
             eprintln!(
                 "ran {} jobs in {:.1} s; results: {} ({} rows); state: {}",
-                submitted.to_run,
+                // Not `to_run`: an adaptive sweep releases seeds as it goes.
+                (s.done + s.failed).saturating_sub(submitted.already_done),
                 wall.as_secs_f64(),
                 results.display(),
                 n,
@@ -199,6 +200,8 @@ async fn watch_progress(
                 let Some(s) = next? else { break };
                 let ended = s.done + s.failed + s.cancelled;
                 first_ended.get_or_insert(ended);
+                // An adaptive sweep grows as its cells release seeds.
+                bar.set_length(u64::from(s.total));
                 bar.set_position(u64::from(ended));
                 bar.set_message(format!(
                     "done {} · running {} · failed {}",

@@ -92,6 +92,14 @@ pub struct NoopJob {
     /// the statistics. Absent from the spec, and its key, when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub noise: f64,
+    /// Scales `noise` by the cell's α (STL counts as α = 1), so one sweep
+    /// has quiet cells and noisy ones. Absent from the spec when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub noise_scales_with_alpha: bool,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -195,6 +203,16 @@ impl JobSpec {
             .join(", ")
     }
 
+    /// The cell the job is a seed of, as reports name it (see [`cell_label`]).
+    pub fn cell_label(&self) -> String {
+        cell_label(
+            &self.dataset.to_string(),
+            &self.objective.to_string(),
+            self.alpha,
+            &self.grid_label(),
+        )
+    }
+
     /// A short human label such as `wine mtl α=0.1 seed=0`.
     pub fn label(&self) -> String {
         match self.alpha {
@@ -204,6 +222,20 @@ impl JobSpec {
             ),
             None => format!("{} {} seed={}", self.dataset, self.objective, self.seed),
         }
+    }
+}
+
+/// A cell (the seeds of one dataset, objective, α and grid point) by name:
+/// `wine mtl α=0.1`, `wine stl`, or `wine mtl α=0.1 [g_init=least-squares]`.
+pub fn cell_label(dataset: &str, objective: &str, alpha: Option<f64>, grid: &str) -> String {
+    let cell = match alpha {
+        Some(a) => format!("{dataset} {objective} α={a}"),
+        None => format!("{dataset} {objective}"),
+    };
+    if grid.is_empty() {
+        cell
+    } else {
+        format!("{cell} [{grid}]")
     }
 }
 

@@ -20,7 +20,7 @@ mod settings;
 pub mod signal;
 
 pub use dataset::{DatasetName, Task, UnknownName};
-pub use job::{JobSpec, NoopJob, Objective};
+pub use job::{cell_label, JobSpec, NoopJob, Objective};
 pub use metrics::{Explanation, JobResult, Metrics};
 pub use protocol::{
     EarlyStoppingOn, EpochRecord, GInit, LrSchedule, Protocol, StopReason, LR_COLLAPSED_BELOW,

@@ -46,7 +46,12 @@ pub fn simulate_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<Jo
             return 0.0;
         }
         let z: f64 = rng.sample(StandardNormal);
-        noop.noise * z
+        let scale = if noop.noise_scales_with_alpha {
+            spec.alpha.unwrap_or(1.0)
+        } else {
+            1.0
+        };
+        noop.noise * scale * z
     };
     let regression = spec.dataset.task() == Task::Regression;
     let metrics = Metrics {

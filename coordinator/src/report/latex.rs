@@ -39,12 +39,15 @@ impl Tables {
         for (ti, t) in self.tables.iter().enumerate() {
             out.push_str("\n\\begin{table}[ht]\n\\centering\n\\small\n");
             out.push_str(&format!(
-                "\\caption{{{}: mean $\\pm$ {spread} ({} seeds planned per cell; $n$ shown where fewer finished). \
+                "\\caption{{{}: mean $\\pm$ {spread} ({}; $n$ shown where fewer finished). \
                  Bold: the best prediction and the best fidelity (lowest GF). \
                  $^{{*}}$: differs from STL, Welch's $t$-test, $p < {SIGNIFICANCE}$ after Benjamini--Hochberg adjustment \
                  across the report's {} comparisons with STL.}}\n",
                 tex(&t.title),
-                self.planned,
+                match self.seeding.is_empty() {
+                    true => format!("{} seeds planned per cell", self.planned),
+                    false => tex(&self.planned_text()),
+                },
                 marks.tests
             ));
             out.push_str(&format!(

@@ -16,6 +16,7 @@ pub mod latex;
 pub mod live;
 pub mod panels;
 pub mod plots;
+pub mod seeding;
 pub mod stats;
 pub mod table;
 
@@ -82,6 +83,8 @@ struct Loaded {
     planned_seeds: usize,
     results: Vec<crate::store::ResultRow>,
     failed: Vec<(crate::state::Job, String)>,
+    /// An adaptive sweep's cells (empty for fixed seeds).
+    seeding: Vec<crate::state::seeding::SeedCell>,
 }
 
 fn load(db: &Path, sweep: &str) -> Result<Loaded, ReportError> {
@@ -119,6 +122,7 @@ fn load(db: &Path, sweep: &str) -> Result<Loaded, ReportError> {
         planned_seeds,
         results,
         failed,
+        seeding: state.seed_cells(&name).to_vec(),
     })
 }
 
@@ -182,6 +186,7 @@ pub fn generate_with(
         planned_seeds,
         results,
         failed,
+        seeding: seed_cells,
     } = load(db, sweep)?;
     let _writing = writing();
     std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
@@ -190,7 +195,15 @@ pub fn generate_with(
     let mut explanations = frames::explanations(&results)?;
     let mut curves = frames::curves(&results)?;
     let mut cells = cells::aggregate(&runs)?;
+    if !seed_cells.is_empty() {
+        seeding::annotate_cells(&mut cells, &seed_cells)?;
+    }
     let mut files = Vec::new();
+    if formats.contains(&Format::Parquet) && !seed_cells.is_empty() {
+        let path = out.join("seed_ledger.parquet");
+        write_parquet(&path, &mut seeding::ledger_frame(&seed_cells)?)?;
+        files.push(path);
+    }
     if formats.contains(&Format::Parquet) {
         for (file, df) in [
             ("runs.parquet", &mut runs),
@@ -204,7 +217,7 @@ pub fn generate_with(
             files.push(path);
         }
     }
-    let tables = table::Tables::from_cells(&cells, planned_seeds)?;
+    let tables = table::Tables::from_cells(&cells, planned_seeds)?.with_seeding(seed_cells);
     for (format, file, text) in [
         (Format::Md, "report.md", tables.markdown(sweep)),
         (Format::Html, "report.html", tables.html(sweep)),

@@ -9,7 +9,9 @@
 use polars::prelude::DataFrame;
 
 use super::panels::panels;
+use super::seeding;
 use super::{counts, floats, strings, ReportError};
+use crate::state::seeding::SeedCell;
 
 /// (mean, std, n) of one metric in one cell.
 pub(super) type Stat = (Option<f64>, Option<f64>, u32);
@@ -34,6 +36,8 @@ pub(super) struct Table {
 pub struct Tables {
     pub(super) tables: Vec<Table>,
     pub(super) planned: usize,
+    /// The cells of an adaptive sweep (empty for fixed seeds).
+    pub(super) seeding: Vec<SeedCell>,
 }
 
 const REGRESSION: [(&str, &str); 9] = [
@@ -130,7 +134,28 @@ impl Tables {
             t.best_fidelity = best(&t.columns, |c| mean(c, gf_row), false);
             t.best_prediction = best(&t.columns, |c| mean(c, 0), higher_is_better);
         }
-        Ok(Tables { tables, planned })
+        Ok(Tables {
+            tables,
+            planned,
+            seeding: vec![],
+        })
+    }
+
+    /// The tables of an adaptive sweep, with its seeding section.
+    pub fn with_seeding(mut self, cells: Vec<SeedCell>) -> Tables {
+        self.seeding = cells;
+        self
+    }
+
+    /// `5 planned per cell`, or for an adaptive sweep its range.
+    pub(super) fn planned_text(&self) -> String {
+        match self.seeding.first() {
+            Some(c) => format!(
+                "adaptive seeding, {} to {} seeds per cell",
+                c.rule.min, c.rule.max
+            ),
+            None => format!("{} planned per cell", self.planned),
+        }
     }
 
     fn entry(&self, s: &Stat) -> String {
@@ -154,8 +179,8 @@ impl Tables {
         let mut out =
             format!("# Sweep `{sweep}`\n\nEach entry is mean ± standard deviation over seeds");
         out.push_str(&format!(
-            " ({} planned per cell; n is shown where fewer finished). **Bold**: the best prediction and the best fidelity (lowest GF) of each dataset.\n",
-            self.planned
+            " ({}; n is shown where fewer finished). **Bold**: the best prediction and the best fidelity (lowest GF) of each dataset.\n",
+            self.planned_text()
         ));
         for t in &self.tables {
             out.push_str(&format!("\n## {}\n\n| |", t.title));
@@ -181,6 +206,7 @@ impl Tables {
                 out.push_str(&format!("\n{note}\n"));
             }
         }
+        out.push_str(&seeding::markdown(&self.seeding));
         out
     }
 
@@ -199,10 +225,10 @@ impl Tables {
              td.best{{font-weight:bold;background:#eef6ee}}\
              p.warn{{color:#8a4b00}}\
              </style></head><body>\n<h1>Sweep <code>{0}</code></h1>\n\
-             <p>Each entry is mean ± standard deviation over seeds ({1} planned per cell; n is shown where fewer finished). \
+             <p>Each entry is mean ± standard deviation over seeds ({1}; n is shown where fewer finished). \
              Highlighted: the best prediction and the best fidelity (lowest GF) of each dataset.</p>\n",
             esc(sweep),
-            self.planned
+            self.planned_text()
         );
         for t in &self.tables {
             out.push_str(&format!(
@@ -233,6 +259,7 @@ impl Tables {
                 out.push_str(&format!("<p class=\"warn\">{}</p>\n", esc(&note)));
             }
         }
+        out.push_str(&seeding::html(&self.seeding, &esc));
         out.push_str("</body></html>\n");
         out
     }

@@ -120,12 +120,12 @@ impl Schedules {
         let (text, source, run) = (s.sweep_toml.clone(), s.source.clone(), sweep.to_string());
         let data_dir = self.config.data_dir.clone();
         let max_jobs = self.config.max_jobs;
-        let (sweep, jobs) = tokio::task::spawn_blocking(move || {
+        let planned = tokio::task::spawn_blocking(move || {
             sweep_file::plan_jobs(&text, &source, Some(&run), &data_dir, max_jobs)
         })
         .await
         .map_err(|e| CoordinatorError::BadRequest(e.to_string()))??;
-        Ok(self.core.submit(sweep, jobs).await?.jobs)
+        Ok(self.core.submit(planned).await?.jobs)
     }
 
     /// Ticks every `every` until `stop` turns true.

@@ -303,14 +303,14 @@ impl pb::coordinator_server::Coordinator for Service {
         let source = source.chars().take(256).collect::<String>();
         let data_dir = self.data_dir.clone();
         let max_jobs = self.max_jobs;
-        let (sweep, jobs) = tokio::task::spawn_blocking(move || {
+        let planned = tokio::task::spawn_blocking(move || {
             sweep_file::plan_jobs(&req.sweep_toml, &source, None, &data_dir, max_jobs)
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?
         .map_err(CoordinatorError::from)?;
-        let name = sweep.name.to_string();
-        let s = self.core.submit(sweep, jobs).await?;
+        let name = planned.sweep.name.to_string();
+        let s = self.core.submit(planned).await?;
         tracing::info!(sweep = %name, jobs = s.jobs, already_done = s.already_done, to_run = s.to_run, "sweep submitted");
         Ok(Response::new(pb::SubmitSweepReply {
             name,

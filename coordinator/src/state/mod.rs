@@ -27,6 +27,7 @@
 
 mod leases;
 mod results;
+pub mod seeding;
 mod sweeps;
 #[cfg(test)]
 mod tests;
@@ -144,6 +145,15 @@ pub enum Write {
         id: WorkerId,
         name: String,
     },
+    /// An adaptive sweep's cell, as it now is (see `seeding`).
+    SeedCell {
+        sweep: SweepName,
+        /// Its place in the sweep's expansion order.
+        position: usize,
+        cell: seeding::SeedCell,
+    },
+    /// Removes a sweep's cells (a re-submission writes them again).
+    ClearSeedCells(SweepName),
 }
 
 /// Counts of a sweep's jobs by state.
@@ -230,6 +240,10 @@ pub struct State {
     /// this process has not leased since: only for these may a result of
     /// an attempt the store never saw arrive (a lease lost in a crash).
     unleased_since_load: HashSet<JobKey>,
+    /// The cells of adaptive sweeps, in expansion order (see `seeding`).
+    seeding: HashMap<SweepName, Vec<seeding::SeedCell>>,
+    /// Cells (sweep, index) that list each job as a candidate seed.
+    seed_index: HashMap<JobKey, Vec<(SweepName, usize)>>,
 }
 
 impl State {
@@ -240,6 +254,7 @@ impl State {
         jobs: Vec<Job>,
         sweeps: Vec<Sweep>,
         workers: Vec<(WorkerId, String)>,
+        cells: Vec<(SweepName, seeding::SeedCell)>,
         now: Instant,
     ) -> Self {
         let mut state = State {
@@ -256,7 +271,30 @@ impl State {
             }
             state.jobs.insert(job.key.clone(), job);
         }
-        for sweep in sweeps {
+        for (name, cell) in cells {
+            let cells = state.seeding.entry(name.clone()).or_default();
+            for c in &cell.candidates {
+                state
+                    .seed_index
+                    .entry(c.key.clone())
+                    .or_default()
+                    .push((name.clone(), cells.len()));
+            }
+            cells.push(cell);
+        }
+        for mut sweep in sweeps {
+            // Seeds released since the sweep's row was last written are in
+            // its cells' rows (releasing one does not rewrite the sweep).
+            if let Some(cells) = state.seeding.get(&sweep.name) {
+                let listed: HashSet<JobKey> = sweep.keys.iter().cloned().collect();
+                for cell in cells {
+                    for c in &cell.candidates[..cell.released] {
+                        if !listed.contains(&c.key) {
+                            sweep.keys.push(c.key.clone());
+                        }
+                    }
+                }
+            }
             for key in &sweep.keys {
                 state
                     .owners

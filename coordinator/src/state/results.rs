@@ -91,6 +91,10 @@ impl State {
             // removal is cheaper than a second index.
             self.queue.retain(|k| k != key);
         }
+        let job_row = Write::Job(job.clone());
+        // An adaptive sweep's cells take the seed's value (and may decide)
+        // before the result moves into its row.
+        let seeding = self.seeding_after(key, Some(&result_json));
         let mut writes = vec![
             Write::Result {
                 key: key.clone(),
@@ -98,8 +102,9 @@ impl State {
                 worker: worker.clone(),
                 attempt,
             },
-            Write::Job(job.clone()),
+            job_row,
         ];
+        writes.extend(seeding);
         writes.extend(self.settle_owners_of(key));
         (Taken::Accepted, writes)
     }

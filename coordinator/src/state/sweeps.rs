@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use super::seeding::SeedCell;
 use super::{tally, Counts, Job, JobState, State, StateError, Submitted, Sweep, SweepState, Write};
 use crate::ids::{JobKey, SweepName};
 
@@ -10,6 +11,38 @@ impl State {
     /// Adds or redefines a sweep. Jobs whose keys already have a result are
     /// not run again; failed or cancelled ones are given a fresh start.
     pub fn submit(&mut self, sweep: Sweep, jobs: Vec<Job>) -> (Submitted, Vec<Write>) {
+        let name = sweep.name.clone();
+        let mut writes = Vec::new();
+        if !self.drop_seeding(&name).is_empty() {
+            writes.push(Write::ClearSeedCells(name.clone()));
+        }
+        let (out, w) = self.submit_jobs(sweep, jobs);
+        writes.extend(w);
+        writes.extend(self.settle(&[name]));
+        (out, writes)
+    }
+
+    /// Submits an adaptive sweep: the cells' released seeds are its jobs
+    /// (continuing the cells of an earlier submission of the same name),
+    /// then every cell decides, since some seeds may already have results.
+    pub fn submit_seeded(
+        &mut self,
+        mut sweep: Sweep,
+        cells: Vec<SeedCell>,
+    ) -> (Submitted, Vec<Write>) {
+        let name = sweep.name.clone();
+        let jobs = self.install_seeding(&name, cells);
+        sweep.keys = jobs.iter().map(|j| j.key.clone()).collect();
+        let mut writes = vec![Write::ClearSeedCells(name.clone())];
+        let (out, w) = self.submit_jobs(sweep, jobs);
+        writes.extend(w);
+        writes.extend(self.decide_all(&name));
+        writes.extend(self.settle(&[name]));
+        (out, writes)
+    }
+
+    /// The jobs of a submission, without settling.
+    fn submit_jobs(&mut self, sweep: Sweep, jobs: Vec<Job>) -> (Submitted, Vec<Write>) {
         let mut writes = Vec::new();
         // A redefined sweep no longer owns the jobs it dropped: the owners
         // index must say what the stored sweeps' keys say, or a restart
@@ -71,8 +104,7 @@ impl State {
         sweep.state = SweepState::Running;
         self.sweeps.insert(sweep.name.clone(), sweep.clone());
         self.recount(&sweep.name);
-        writes.push(Write::Sweep(sweep.clone()));
-        writes.extend(self.settle(&[sweep.name]));
+        writes.push(Write::Sweep(sweep));
         (out, writes)
     }
 
@@ -122,9 +154,13 @@ impl State {
         Ok(writes)
     }
 
+    /// After job `key` ended: the adaptive cells that wait on it decide
+    /// (and may release seeds), then its sweeps finish if nothing is open.
     pub(super) fn settle_owners_of(&mut self, key: &JobKey) -> Vec<Write> {
+        let mut writes = self.seeding_after(key, None);
         let owners = self.owners.get(key).cloned().unwrap_or_default();
-        self.settle(&owners)
+        writes.extend(self.settle(&owners));
+        writes
     }
 
     /// Marks running sweeps whose jobs have all ended as finished.

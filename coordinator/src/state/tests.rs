@@ -172,6 +172,7 @@ fn a_result_from_a_lease_lost_in_a_crash_is_taken() {
         s.jobs.into_values().collect(),
         s.sweeps.into_values().collect(),
         s.workers.into_iter().collect(),
+        vec![],
         Instant::now(),
     );
     assert!(s.report_result(&w1, &"a".into(), t(1), "{}".into()).0 == Taken::Accepted);
@@ -303,7 +304,13 @@ fn a_rebuilt_state_keeps_leases_with_fresh_deadlines_and_the_queue() {
     let jobs: Vec<Job> = s.jobs.values().cloned().collect();
     let sweeps: Vec<Sweep> = s.sweeps.values().cloned().collect();
     let later = now + Duration::from_secs(100);
-    let mut r = State::rebuild(jobs, sweeps, vec![(w1.clone(), "one".into())], later);
+    let mut r = State::rebuild(
+        jobs,
+        sweeps,
+        vec![(w1.clone(), "one".into())],
+        vec![],
+        later,
+    );
     assert!(r
         .heartbeat(&w1, &[("a".into(), t(1))], later)
         .unwrap()

@@ -162,18 +162,7 @@ impl Row {
     }
 }
 
-/// `wine mtl α=0.1`, `wine stl`, or `wine mtl α=0.1 [g_init=least-squares]`.
-pub(crate) fn cell_label(dataset: &str, objective: &str, alpha: Option<f64>, grid: &str) -> String {
-    let cell = match alpha {
-        Some(a) => format!("{dataset} {objective} α={a}"),
-        None => format!("{dataset} {objective}"),
-    };
-    if grid.is_empty() {
-        cell
-    } else {
-        format!("{cell} [{grid}]")
-    }
-}
+pub(crate) use sweep_shared::cell_label;
 
 pub struct Comparison {
     pub a: String,
