@@ -135,6 +135,28 @@ impl Tokens {
         }
     }
 
+    /// Whether `given` is the admin token (always false with no tokens).
+    pub fn is_admin(&self, given: &str) -> bool {
+        self.admin
+            .as_deref()
+            .is_some_and(|t| constant_time_eq(given.as_bytes(), t.as_bytes()))
+    }
+
+    /// The dashboard's session cookie value: derived from the admin token,
+    /// so a leaked cookie opens the dashboard but is no token for the RPCs.
+    pub fn dashboard_session(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        let admin = self.admin.as_deref()?;
+        let digest = Sha256::digest(format!("sweep-dashboard-session:{admin}"));
+        Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Whether `given` is the dashboard's session cookie value.
+    pub fn is_dashboard_session(&self, given: &str) -> bool {
+        self.dashboard_session()
+            .is_some_and(|s| constant_time_eq(given.as_bytes(), s.as_bytes()))
+    }
+
     /// The roles whose token the request carries (both in simple mode).
     fn roles_of(&self, metadata: &tonic::metadata::MetadataMap) -> Vec<Role> {
         let given = metadata

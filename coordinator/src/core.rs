@@ -20,13 +20,14 @@
 //! keep its port open answering "shutting down".
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
 
 use crate::error::CoordinatorError;
 use crate::ids::{JobKey, LeaseToken, SweepName, WorkerId};
+use crate::metrics::Metrics;
 use crate::state::seeding::{metric_value, SeedCell};
 use crate::state::{
     Counts, FailureKind, Granted, JobState, State, Submitted, SweepState, Taken, Write,
@@ -43,6 +44,7 @@ enum Command {
     Register {
         id: WorkerId,
         name: String,
+        slots: u32,
     },
     Lease {
         worker: WorkerId,
@@ -82,6 +84,7 @@ enum Command {
     Results {
         name: SweepName,
     },
+    Overview,
 }
 
 impl Command {
@@ -94,6 +97,7 @@ impl Command {
                 | Command::Heartbeat { .. }
                 | Command::Status { .. }
                 | Command::List
+                | Command::Overview
         )
     }
 }
@@ -108,6 +112,32 @@ enum Reply {
     Status(SweepState, Counts),
     List(Vec<(SweepName, SweepState, Counts)>),
     Results(Vec<ResultRow>),
+    Overview(Overview),
+}
+
+/// What the dashboard shows of the live state.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub sweeps: Vec<(SweepName, SweepState, Counts)>,
+    pub workers: Vec<WorkerView>,
+}
+
+/// A worker as the dashboard shows it.
+#[derive(Debug, Clone)]
+pub struct WorkerView {
+    pub id: WorkerId,
+    pub name: String,
+    pub slots: u32,
+    pub running: usize,
+    /// Since its last registration, lease or heartbeat.
+    pub last_seen: Duration,
+}
+
+/// When each worker was last heard from: liveness, kept apart from the
+/// state machine (never stored; a restart forgets it until they call).
+#[derive(Default)]
+struct Liveness {
+    seen: std::collections::HashMap<WorkerId, (u32, Instant)>,
 }
 
 type Envelope = (Command, oneshot::Sender<Result<Reply, CoordinatorError>>);
@@ -131,6 +161,7 @@ pub struct Core {
     changes: watch::Receiver<u64>,
     /// Why the core's thread ended, once it has (never set by a clean stop).
     stopped: watch::Receiver<Option<String>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Core {
@@ -146,11 +177,13 @@ impl Core {
         let (tx, rx) = mpsc::channel();
         let (changed, changes) = watch::channel(0);
         let (stop_reason, stopped) = watch::channel(None);
+        let metrics = Arc::new(Metrics::new());
+        let counted = metrics.clone();
         std::thread::Builder::new()
             .name("coordinator-core".into())
             .spawn(move || {
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    apply_batches_forever(store, state, rx, changed, tick)
+                    apply_batches_forever(store, state, rx, changed, tick, &counted)
                 }));
                 let reason = match ran {
                     Ok(Ok(())) => return,
@@ -172,7 +205,13 @@ impl Core {
             tx,
             changes,
             stopped,
+            metrics,
         })
+    }
+
+    /// The counters and histograms `/metrics` exports.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Why the core's thread ended abnormally, if it has.
@@ -209,8 +248,13 @@ impl Core {
         self.changes.clone()
     }
 
-    pub async fn register(&self, id: WorkerId, name: String) -> Result<(), CoordinatorError> {
-        answer!(self.call(Command::Register { id, name }), Reply::Done => ())
+    pub async fn register(
+        &self,
+        id: WorkerId,
+        name: String,
+        slots: u32,
+    ) -> Result<(), CoordinatorError> {
+        answer!(self.call(Command::Register { id, name, slots }), Reply::Done => ())
     }
 
     /// Up to `max` queued jobs, leased to `worker`.
@@ -297,6 +341,11 @@ impl Core {
     pub async fn results(&self, name: SweepName) -> Result<Vec<ResultRow>, CoordinatorError> {
         answer!(self.call(Command::Results { name }), Reply::Results(r) => r)
     }
+
+    /// Every sweep with its counts and every worker with its liveness.
+    pub async fn overview(&self) -> Result<Overview, CoordinatorError> {
+        answer!(self.call(Command::Overview), Reply::Overview(o) => o)
+    }
 }
 
 fn apply_batches_forever(
@@ -305,8 +354,10 @@ fn apply_batches_forever(
     rx: mpsc::Receiver<Envelope>,
     changed: watch::Sender<u64>,
     tick: Duration,
+    metrics: &Metrics,
 ) -> Result<(), String> {
     let mut last_expiry = Instant::now();
+    let mut liveness = Liveness::default();
     // Rows not yet committed whose replies have gone out (see the module doc).
     let mut writes: Vec<Write> = Vec::new();
     loop {
@@ -332,14 +383,26 @@ fn apply_batches_forever(
         let now = Instant::now();
         let before = writes.len();
         if now.duration_since(last_expiry) >= tick {
+            let before = state.expired_leases();
             writes.extend(state.expire(now));
+            metrics
+                .leases_expired
+                .inc_by(state.expired_leases() - before);
             last_expiry = now;
         }
         let mut replies = Vec::with_capacity(batch.len());
         let mut durable_first = false;
         for (cmd, reply) in batch {
             durable_first |= cmd.must_be_durable_before_reply();
-            let outcome = apply(&mut state, &store, cmd, now, &mut writes);
+            let outcome = apply(
+                &mut state,
+                &store,
+                cmd,
+                now,
+                &mut writes,
+                &mut liveness,
+                metrics,
+            );
             replies.push((reply, outcome));
         }
         let changed_state = writes.len() > before;
@@ -349,7 +412,10 @@ fn apply_batches_forever(
             }
         }
         if !writes.is_empty() && (durable_first || idle || writes.len() >= MAX_BATCH) {
-            if let Err(e) = store.commit(&writes) {
+            let committing = Instant::now();
+            let committed = store.commit(&writes);
+            Metrics::observe(&metrics.commit_latency, committing.elapsed());
+            if let Err(e) = committed {
                 tracing::error!(error = %e, "commit failed; reloading the state from the store");
                 for (reply, _) in replies {
                     let _ = reply.send(Err(CoordinatorError::Store(e.to_string())));
@@ -382,19 +448,29 @@ fn apply(
     cmd: Command,
     now: Instant,
     writes: &mut Vec<Write>,
+    liveness: &mut Liveness,
+    metrics: &Metrics,
 ) -> Result<Reply, CoordinatorError> {
     Ok(match cmd {
-        Command::Register { id, name } => {
+        Command::Register { id, name, slots } => {
+            liveness.seen.insert(id.clone(), (slots, now));
             writes.extend(state.register(id, name));
             Reply::Done
         }
         Command::Lease { worker, max } => {
             let (granted, w) = state.lease(&worker, max, now)?;
+            if let Some(seen) = liveness.seen.get_mut(&worker) {
+                seen.1 = now;
+            }
+            metrics.leases_granted.inc_by(granted.len() as u64);
             writes.extend(w);
             Reply::Leases(granted)
         }
         Command::Heartbeat { worker, leases } => {
-            Reply::Lost(state.heartbeat(&worker, &leases, now)?)
+            let lost = state.heartbeat(&worker, &leases, now)?;
+            // A worker from before a restart is known from its heartbeat.
+            liveness.seen.entry(worker).or_insert((0, now)).1 = now;
+            Reply::Lost(lost)
         }
         Command::Result {
             worker,
@@ -416,6 +492,11 @@ fn apply(
                     vec![],
                 )
             };
+            metrics.result(match taken {
+                Taken::Accepted => "accepted",
+                Taken::Duplicate => "duplicate",
+                Taken::Refused(_) => "refused",
+            });
             match taken {
                 Taken::Accepted => {}
                 Taken::Duplicate => {
@@ -443,6 +524,7 @@ fn apply(
             Reply::Accepted(accepted)
         }
         Command::Deregister { worker, hand_back } => {
+            liveness.seen.remove(&worker);
             writes.extend(state.deregister(&worker, &hand_back));
             Reply::Done
         }
@@ -477,6 +559,38 @@ fn apply(
             writes.extend(state.cancel(&name)?);
             let (s, c) = state.counts(&name)?;
             Reply::Status(s, c)
+        }
+        Command::Overview => {
+            let mut running: std::collections::HashMap<&WorkerId, usize> = Default::default();
+            for key in state.leased_keys() {
+                if let crate::state::JobState::Leased { worker, .. } = &state.jobs[key].state {
+                    *running.entry(worker).or_default() += 1;
+                }
+            }
+            let mut workers: Vec<WorkerView> = state
+                .workers
+                .iter()
+                .map(|(id, name)| {
+                    let (slots, last) = liveness.seen.get(id).copied().unwrap_or((0, now));
+                    WorkerView {
+                        id: id.clone(),
+                        name: name.clone(),
+                        slots,
+                        running: running.get(id).copied().unwrap_or(0),
+                        last_seen: now.saturating_duration_since(last),
+                    }
+                })
+                .collect();
+            workers.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+            let sweeps = state
+                .sweeps
+                .keys()
+                .map(|name| {
+                    let (s, c) = state.counts(name).expect("listed sweeps exist");
+                    (name.clone(), s, c)
+                })
+                .collect();
+            Reply::Overview(Overview { sweeps, workers })
         }
         Command::Results { name } => {
             let keys = state

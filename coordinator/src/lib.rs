@@ -10,7 +10,9 @@
 pub mod auth;
 pub mod core;
 pub mod error;
+pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod report;
 pub mod schedule;
 pub mod server;

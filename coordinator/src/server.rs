@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub live_reports: Option<LiveReports>,
     /// Serve and fire schedules, ticking this often; `None` for none.
     pub schedules: Option<ScheduleConfig>,
+    /// Where the dashboard, `/metrics` and `/healthz` listen (none: not
+    /// served); bound by the caller, so it knows the port.
+    pub http: Option<Arc<std::net::TcpListener>>,
 }
 
 /// PEM files of the coordinator's certificate (chain) and private key.
@@ -121,12 +124,30 @@ pub async fn serve_ready(
         std::fs::create_dir_all(parent)
             .map_err(|e| CoordinatorError::Store(format!("{}: {e}", parent.display())))?;
     }
+    let http = config
+        .http
+        .as_ref()
+        .map(|l| {
+            let addr = l
+                .local_addr()
+                .map_err(|e| CoordinatorError::BadRequest(e.to_string()))?;
+            // The dashboard shows every result: the same rule as the RPCs.
+            check_exposure(addr, &config.tokens, false, config.insecure)?;
+            l.try_clone()
+                .and_then(|l| {
+                    l.set_nonblocking(true)?;
+                    TcpListener::from_std(l)
+                })
+                .map_err(|e| CoordinatorError::BadRequest(format!("{addr}: {e}")))
+        })
+        .transpose()?;
     let core = Core::start(&config.db, config.tick)?;
     let mut service = Service::new(core.clone(), config.data_dir.clone())
         .with_tokens(config.tokens.clone())
         .with_max_jobs(config.max_jobs);
     let (stop_tasks, tasks_stop) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
+    let mut scheduler_handle = None;
     if let Some(sc) = &config.schedules {
         let scheduler = Arc::new(Schedules::new(
             core.clone(),
@@ -141,6 +162,7 @@ pub async fn serve_ready(
             Arc::new(SystemClock),
         )?);
         service = service.with_scheduler(scheduler.clone());
+        scheduler_handle = Some(scheduler.clone());
         tasks.push(tokio::spawn(
             scheduler.tick_until(sc.tick, tasks_stop.clone()),
         ));
@@ -157,6 +179,21 @@ pub async fn serve_ready(
     // tells nothing but SERVING or NOT_SERVING). Serving once the state is
     // loaded, which it is by now; not serving once draining or the core
     // has stopped.
+    if let Some(listener) = http {
+        let dashboard = crate::http::Dashboard::new(
+            core.clone(),
+            config.db.clone(),
+            config.tokens.clone(),
+            config.live_reports.as_ref().map(|l| l.dirs.clone()),
+            scheduler_handle,
+        );
+        let stop = tasks_stop.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::http::serve(listener, dashboard, stop).await {
+                tracing::error!(error = %e, "the dashboard stopped");
+            }
+        }));
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<CoordinatorServer<Service>>().await;
     let tokens = config.tokens.clone();

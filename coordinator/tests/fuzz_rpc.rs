@@ -136,6 +136,7 @@ fn random_payloads_of_every_method_are_answered_and_the_server_keeps_serving() {
                 reports: dir.join("reports"),
                 webhook_allow: vec![],
             }),
+            http: None,
         }))
         .unwrap();
     let channel = rt.block_on(async {

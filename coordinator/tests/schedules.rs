@@ -89,7 +89,7 @@ fn schedule(name: &str, cron: &str, webhook: Option<String>) -> NewSchedule {
 /// result, every metric shifted by `shift`. Returns the jobs done.
 async fn work(core: &Core, shift: f64) -> usize {
     let worker = WorkerId::from("stand-in");
-    core.register(worker.clone(), "stand-in".into())
+    core.register(worker.clone(), "stand-in".into(), 1)
         .await
         .unwrap();
     let mut done = 0;

@@ -40,6 +40,7 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, LocalErro
         tick: Duration::from_millis(250),
         live_reports: None,
         schedules: None,
+        http: None,
     })
     .await?;
     let endpoint = server.endpoint.clone();

@@ -41,6 +41,9 @@ pub async fn run_sweep(
         .unwrap_or_else(|| Path::new("results").join(&name));
     std::fs::create_dir_all(&out).map_err(LocalError::file(&out))?;
 
+    // The dashboard on a port of its own choosing, so parallel runs never clash.
+    let http = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let dashboard = http.local_addr()?;
     let server = InProcess::start(ServerConfig {
         db: out.join("state.db"),
         data_dir: opts.data_dir.clone(),
@@ -57,6 +60,7 @@ pub async fn run_sweep(
             final_pass: false,
         }),
         schedules: None,
+        http: Some(std::sync::Arc::new(http)),
     })
     .await?;
     let endpoint = server.endpoint.clone();
@@ -66,6 +70,7 @@ pub async fn run_sweep(
         "sweep {}: {} jobs, {} already done, {} to run on {} local workers",
         submitted.name, submitted.jobs, submitted.already_done, submitted.to_run, opts.workers
     );
+    eprintln!("dashboard on http://{dashboard}/sweeps/{}", submitted.name);
 
     let started = Instant::now();
     let (stop_workers, workers_stop) = watch::channel(false);

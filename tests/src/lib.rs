@@ -73,6 +73,8 @@ pub struct Coordinator {
     pub endpoint: String,
     pub port: u16,
     pub dir: PathBuf,
+    /// `http://127.0.0.1:PORT`, when started with `--http`.
+    pub dashboard: Option<String>,
 }
 
 impl Coordinator {
@@ -126,9 +128,13 @@ impl Coordinator {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut out = BufReader::new(stdout);
+            for _ in 0..2 {
+                let mut line = String::new();
+                if out.read_line(&mut line).unwrap_or(0) == 0 || tx.send(line).is_err() {
+                    break;
+                }
+            }
         });
         let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
         let Some(endpoint) = line.trim().strip_prefix("coordinator listening on ") else {
@@ -138,11 +144,26 @@ impl Coordinator {
         };
         let endpoint = endpoint.to_string();
         let port = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+        let dashboard = if args.contains(&"--http") {
+            let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+            let url = line
+                .trim()
+                .strip_prefix("dashboard on ")
+                .map(|u| u.trim_end_matches('/').to_string());
+            if url.is_none() {
+                let _ = child.kill();
+                return Err(format!("no dashboard line: {line}"));
+            }
+            url
+        } else {
+            None
+        };
         Ok(Coordinator {
             child,
             endpoint,
             port,
             dir: dir.to_path_buf(),
+            dashboard,
         })
     }
 

@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// Rewrite a changed sweep's report at most this often, in seconds.
     #[arg(long, default_value_t = 10)]
     report_every_secs: u64,
+    /// Serve the dashboard, /metrics and /healthz over HTTP on this address
+    /// (port 0 picks one; printed on stdout). Off loopback the pages need the
+    /// admin token, and plaintext needs --insecure (put a TLS proxy in front).
+    #[arg(long)]
+    http: Option<String>,
     /// How often schedules are checked for due runs, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     schedule_tick_ms: u64,
@@ -82,6 +87,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let http = match &args.http {
+        Some(at) => {
+            if let Ok(addr) = at.parse::<std::net::SocketAddr>() {
+                server::check_exposure(addr, &tokens, false, args.insecure)?;
+            }
+            let l = std::net::TcpListener::bind(at)
+                .map_err(|e| anyhow::anyhow!("cannot listen on {at} (--http): {e}"))?;
+            Some(std::sync::Arc::new(l))
+        }
+        None => None,
+    };
+    let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
     let reports = args.reports.unwrap_or_else(|| {
         args.db
             .parent()
@@ -106,11 +123,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             reports,
             webhook_allow: args.webhook_allow_host,
         }),
+        http,
     };
     // The address is printed once the state is loaded: whoever waits for
     // that line (a script, a test) can use the coordinator at once, and a
     // store that cannot be read ends the process before it.
-    let ready = move || println!("coordinator listening on {scheme}://{addr}");
+    let ready = move || {
+        println!("coordinator listening on {scheme}://{addr}");
+        if let Some(at) = http_addr {
+            println!("dashboard on http://{at}/");
+        }
+    };
     server::serve_ready(listener, config, ready, async {
         stop_signal().await;
         tracing::info!("stop requested: draining in-flight calls");

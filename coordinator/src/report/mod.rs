@@ -218,9 +218,23 @@ pub fn generate_with(
         }
     }
     let tables = table::Tables::from_cells(&cells, planned_seeds)?.with_seeding(seed_cells);
+    let mut skipped = Vec::new();
+    // report.html carries its plots inline, so the one file stands alone.
+    let inline_plots = if formats.contains(&Format::Html) && cells.height() > 0 {
+        plots::tradeoff_svgs(&cells).unwrap_or_else(|e| {
+            skipped.push(format!("plots in report.html: {e}"));
+            vec![]
+        })
+    } else {
+        vec![]
+    };
     for (format, file, text) in [
         (Format::Md, "report.md", tables.markdown(sweep)),
-        (Format::Html, "report.html", tables.html(sweep)),
+        (
+            Format::Html,
+            "report.html",
+            tables.html(sweep, &inline_plots),
+        ),
         (Format::Latex, "report.tex", tables.latex(sweep, interval)),
     ] {
         if formats.contains(&format) {
@@ -229,7 +243,6 @@ pub fn generate_with(
             files.push(path);
         }
     }
-    let mut skipped = Vec::new();
     if formats.contains(&Format::Plots) && cells.height() > 0 {
         // A machine without a font still gets its tables and Parquet files.
         match plots::write_tradeoffs(&cells, out) {
@@ -245,6 +258,54 @@ pub fn generate_with(
         cells: cells.height(),
         skipped,
         degenerate,
+    })
+}
+
+/// What the dashboard's page of a sweep shows of its results.
+pub struct SweepPage {
+    /// The tables, the seeding section and the plots, as `report.html`'s body.
+    pub body: String,
+    pub runs: usize,
+    /// (job, attempts, error) of every failed job.
+    pub failures: Vec<(String, u32, String)>,
+}
+
+/// Reads a sweep's results from the database and lays them out as
+/// `report.html` does, with its plots inline (none without a font).
+pub fn sweep_page(db: &Path, sweep: &str) -> Result<SweepPage, ReportError> {
+    let Loaded {
+        planned_seeds,
+        results,
+        failed,
+        seeding: seed_cells,
+    } = load(db, sweep)?;
+    let runs = frames::runs(&results)?;
+    let failures = failed
+        .iter()
+        .map(|(job, error)| {
+            let label = serde_json::from_str::<sweep_shared::JobSpec>(&job.spec_json)
+                .map(|s| s.label())
+                .unwrap_or_else(|_| job.key.to_string());
+            (label, job.attempts, error.clone())
+        })
+        .collect();
+    if runs.height() == 0 {
+        return Ok(SweepPage {
+            body: "<p>No results yet.</p>".into(),
+            runs: 0,
+            failures,
+        });
+    }
+    let mut cells = cells::aggregate(&runs)?;
+    if !seed_cells.is_empty() {
+        seeding::annotate_cells(&mut cells, &seed_cells)?;
+    }
+    let tables = table::Tables::from_cells(&cells, planned_seeds)?.with_seeding(seed_cells);
+    let plots = plots::tradeoff_svgs(&cells).unwrap_or_default();
+    Ok(SweepPage {
+        body: tables.html_body(&plots),
+        runs: runs.height(),
+        failures,
     })
 }
 

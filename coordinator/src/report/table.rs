@@ -210,24 +210,24 @@ impl Tables {
         out
     }
 
-    pub fn html(&self, sweep: &str) -> String {
-        let esc = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        let mut out = format!(
-            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Sweep {0}</title>\n<style>\
-             body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}\
-             table{{border-collapse:collapse;margin-bottom:2em}}\
-             th,td{{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}}\
-             th:first-child,td:first-child{{text-align:left}}\
-             td.best{{font-weight:bold;background:#eef6ee}}\
-             p.warn{{color:#8a4b00}}\
-             </style></head><body>\n<h1>Sweep <code>{0}</code></h1>\n\
-             <p>Each entry is mean ± standard deviation over seeds ({1}; n is shown where fewer finished). \
-             Highlighted: the best prediction and the best fidelity (lowest GF) of each dataset.</p>\n",
+    /// The report as one standalone HTML file: the tables, the adaptive
+    /// seeding section, and the trade-off plots (`(stem, svg)`) inline, so
+    /// the file can be mailed or attached on its own.
+    pub fn html(&self, sweep: &str, plots: &[(String, String)]) -> String {
+        format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Sweep {0}</title>\n<style>{STYLE}</style></head><body>\n\
+             <h1>Sweep <code>{0}</code></h1>\n{1}</body></html>\n",
             esc(sweep),
+            self.html_body(plots)
+        )
+    }
+
+    /// What [`Tables::html`] shows, without the document around it (the
+    /// dashboard's sweep page embeds it).
+    pub fn html_body(&self, plots: &[(String, String)]) -> String {
+        let mut out = format!(
+            "<p>Each entry is mean ± standard deviation over seeds ({}; n is shown where fewer finished). \
+             Highlighted: the best prediction and the best fidelity (lowest GF) of each dataset.</p>\n",
             self.planned_text()
         );
         for t in &self.tables {
@@ -260,8 +260,55 @@ impl Tables {
             }
         }
         out.push_str(&seeding::html(&self.seeding, &esc));
-        out.push_str("</body></html>\n");
+        if !plots.is_empty() {
+            out.push_str("<h2>Trade-offs</h2>\n<p>Left: the prediction metric against GF (log scale), one point per α, ±1 std over seeds; the red triangle is STL, circled cells are Pareto-optimal. Right: GNF against α.</p>\n");
+            for (stem, svg) in plots {
+                out.push_str(&format!(
+                    "<figure class=\"plot\" id=\"plot-{}\">{}</figure>\n",
+                    esc(stem),
+                    svg_body(svg)
+                ));
+            }
+        }
         out
+    }
+}
+
+/// The reports' and the dashboard's one stylesheet.
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
+     table{border-collapse:collapse;margin-bottom:2em}\
+     th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right;white-space:nowrap}\
+     th:first-child,td:first-child{text-align:left}\
+     td.best{font-weight:bold;background:#eef6ee}\
+     p.warn{color:#8a4b00}\
+     figure.plot{margin:0 0 2em 0;max-width:100%}\
+     figure.plot svg{max-width:100%;height:auto}";
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An SVG document as an element to embed: without its XML declaration,
+/// and scalable (a `viewBox` from its size).
+fn svg_body(svg: &str) -> String {
+    let svg = match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => svg,
+    };
+    let size = |attr: &str| {
+        let start = svg.find(&format!("{attr}=\""))? + attr.len() + 2;
+        let end = svg[start..].find('"')? + start;
+        svg[start..end].parse::<u32>().ok()
+    };
+    match (size("width"), size("height")) {
+        (Some(w), Some(h)) if !svg[..svg.find('>').unwrap_or(0)].contains("viewBox") => {
+            svg.replacen("<svg", &format!("<svg viewBox=\"0 0 {w} {h}\""), 1)
+        }
+        _ => svg.to_string(),
     }
 }
 

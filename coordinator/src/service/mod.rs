@@ -140,7 +140,7 @@ impl pb::coordinator_server::Coordinator for Service {
         }
         let id = self.new_worker_id(&req.name);
         tracing::info!(worker = %id, name = %req.name, slots = req.slots, "worker registered");
-        self.core.register(id.clone(), req.name).await?;
+        self.core.register(id.clone(), req.name, req.slots).await?;
         Ok(Response::new(pb::RegisterReply {
             worker_id: id.into_string(),
         }))
@@ -153,7 +153,9 @@ impl pb::coordinator_server::Coordinator for Service {
         self.tokens.require(&req, Role::Worker)?;
         let req = req.into_inner();
         let max = req.max_jobs.clamp(1, 1024) as usize;
+        let asked = std::time::Instant::now();
         let granted = self.core.lease(WorkerId::from(req.worker_id), max).await?;
+        crate::metrics::Metrics::observe(&self.core.metrics().lease_latency, asked.elapsed());
         let leases = granted
             .into_iter()
             .map(|g| pb::Lease {

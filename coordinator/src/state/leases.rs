@@ -129,6 +129,7 @@ impl State {
                 _ => unreachable!(),
             };
             tracing::warn!(job = %key, %worker, "lease expired");
+            self.expired_leases += 1;
             writes.extend(self.end_lease(
                 &key,
                 Some(format!("lease expired on worker {worker}")),

@@ -244,6 +244,8 @@ pub struct State {
     seeding: HashMap<SweepName, Vec<seeding::SeedCell>>,
     /// Cells (sweep, index) that list each job as a candidate seed.
     seed_index: HashMap<JobKey, Vec<(SweepName, usize)>>,
+    /// Leases ended by their deadline since the state was built (`/metrics`).
+    expired_leases: u64,
 }
 
 impl State {
@@ -347,6 +349,11 @@ impl State {
     // Read-only views of the private indexes, for the property test
     // `tests/state_machine.rs` alone: it checks them against the jobs and
     // against a state reloaded from the store. Nothing else should use them.
+
+    /// Leases that expired since this state was built.
+    pub fn expired_leases(&self) -> u64 {
+        self.expired_leases
+    }
 
     /// The lease queue, front first, stale entries included.
     #[doc(hidden)]

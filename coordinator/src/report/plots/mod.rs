@@ -21,7 +21,7 @@ use plotters::prelude::*;
 
 use super::ReportError;
 pub use history::{write_history, Series};
-pub use tradeoff::write_tradeoffs;
+pub use tradeoff::{tradeoff_svgs, write_tradeoffs};
 
 type Result2<T> = Result<T, ReportError>;
 

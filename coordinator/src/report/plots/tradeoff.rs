@@ -98,6 +98,23 @@ pub fn write_tradeoffs(cells: &DataFrame, out: &Path) -> Result2<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The same plots as SVG text, one per dataset (stem, svg), for pages that
+/// embed them: a standalone `report.html`, the dashboard.
+pub fn tradeoff_svgs(cells: &DataFrame) -> Result2<Vec<(String, String)>> {
+    font()?;
+    let mut out = Vec::new();
+    for d in datasets(cells)? {
+        let mut svg = String::new();
+        tradeoff(
+            SVGBackend::with_string(&mut svg, (1200, 520)).into_drawing_area(),
+            &d,
+        )
+        .map_err(drawing(Path::new(&format!("{}.svg", d.stem))))?;
+        out.push((d.stem.clone(), svg));
+    }
+    Ok(out)
+}
+
 fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -> Drawn {
     root.fill(&WHITE).map_err(e)?;
     let root = root.titled(&d.title, ("sans-serif", 26)).map_err(e)?;
