@@ -536,7 +536,7 @@ fn apply(
         Command::Submit(Planned {
             sweep, mut cells, ..
         }) => {
-            known_seed_values(state, store, &mut cells)?;
+            known_seed_values(state, store, writes, &mut cells)?;
             let (submitted, w) = state.submit_seeded(sweep, cells);
             writes.extend(w);
             Reply::Submitted(submitted)
@@ -609,13 +609,16 @@ fn apply(
 
 /// Fills in the values of candidate seeds that already have a result (run
 /// for another sweep, or before a re-submission), which the cells need to
-/// decide; results arriving later reach the cells as they are taken.
+/// decide; results arriving later reach the cells as they are taken. A
+/// result taken earlier in this batch is not in the store yet: it is read
+/// from the batch's pending rows.
 fn known_seed_values(
     state: &State,
     store: &Store,
+    pending: &[Write],
     cells: &mut [SeedCell],
 ) -> Result<(), CoordinatorError> {
-    let done: Vec<_> = cells
+    let done: std::collections::HashSet<&JobKey> = cells
         .iter()
         .flat_map(|c| &c.candidates)
         .filter(|c| {
@@ -624,18 +627,31 @@ fn known_seed_values(
                 .get(&c.key)
                 .is_some_and(|j| j.state == JobState::Done)
         })
-        .map(|c| c.key.clone())
+        .map(|c| &c.key)
         .collect();
     if done.is_empty() {
         return Ok(());
     }
-    let rows = store
-        .results(&done)
-        .map_err(|e| CoordinatorError::Store(e.to_string()))?;
-    let results: std::collections::HashMap<_, _> = rows
+    let mut results: std::collections::HashMap<JobKey, String> = pending
         .iter()
-        .map(|r| (&r.key, r.result_json.as_str()))
+        .filter_map(|w| match w {
+            Write::Result {
+                key, result_json, ..
+            } if done.contains(key) => Some((key.clone(), result_json.clone())),
+            _ => None,
+        })
         .collect();
+    let stored: Vec<JobKey> = done
+        .iter()
+        .filter(|k| !results.contains_key(**k))
+        .map(|k| (*k).clone())
+        .collect();
+    for row in store
+        .results(&stored)
+        .map_err(|e| CoordinatorError::Store(e.to_string()))?
+    {
+        results.insert(row.key, row.result_json);
+    }
     for cell in cells {
         for c in &mut cell.candidates {
             if let Some(json) = results.get(&c.key) {
@@ -644,4 +660,65 @@ fn known_seed_values(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::seeding::{Candidate, SeedRule, Width};
+    use crate::state::{Job, Sweep};
+
+    #[test]
+    fn a_seed_done_earlier_in_the_same_batch_has_its_value_before_the_store_does() {
+        let dir = std::env::temp_dir().join(format!("sweep-core-known-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("state.db")).unwrap();
+        let mut state = State::default();
+        let job = Job {
+            key: "k0".into(),
+            spec_json: "{}".into(),
+            files: vec![],
+            state: JobState::Queued,
+            attempts: 0,
+            retry_limit: 1,
+            lease_timeout: Duration::from_secs(10),
+        };
+        let sweep = Sweep {
+            name: "fixed".into(),
+            toml: String::new(),
+            state: SweepState::Running,
+            keys: vec!["k0".into()],
+        };
+        let mut pending = state.submit(sweep, vec![job.clone()]).1;
+        pending.extend(state.register("w".into(), "w".into()));
+        pending.extend(state.lease(&"w".into(), 1, Instant::now()).unwrap().1);
+        let json = r#"{"metrics": {"gf": 0.5}}"#.to_string();
+        pending.extend(
+            state
+                .report_result(&"w".into(), &"k0".into(), LeaseToken::new(1), json)
+                .1,
+        );
+        // Nothing committed yet: the result is only among the pending rows.
+        let mut cells = vec![crate::state::seeding::SeedCell {
+            label: "c".into(),
+            dataset: "friedman1".into(),
+            objective: "stl".into(),
+            alpha: None,
+            grid: String::new(),
+            rule: SeedRule {
+                min: 2,
+                max: 2,
+                metric: "gf".into(),
+                width: Width::Relative(0.1),
+            },
+            candidates: vec![Candidate::of(0, &job)],
+            released: 0,
+            ledger: vec![],
+            stop: None,
+        }];
+        known_seed_values(&state, &store, &pending, &mut cells).unwrap();
+        assert_eq!(cells[0].candidates[0].value, Some(0.5));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -131,8 +131,13 @@ pub async fn serve_ready(
             let addr = l
                 .local_addr()
                 .map_err(|e| CoordinatorError::BadRequest(e.to_string()))?;
-            // The dashboard shows every result: the same rule as the RPCs.
-            check_exposure(addr, &config.tokens, false, config.insecure)?;
+            // The dashboard shows every result: never off loopback without
+            // tokens. (Plaintext there is `serve --insecure-http`'s call.)
+            if !addr.ip().is_loopback() && config.tokens.is_open() {
+                return Err(CoordinatorError::BadRequest(format!(
+                    "refusing to serve the dashboard on {addr} without tokens"
+                )));
+            }
             l.try_clone()
                 .and_then(|l| {
                     l.set_nonblocking(true)?;

@@ -204,4 +204,56 @@ noise = 0.01
         "every cell has all 16 seeds"
     );
     assert!(finished.contains("<svg"), "the trade-off plot inline");
+    assert!(
+        finished.contains("/sweeps/live/files/runs.parquet"),
+        "downloads"
+    );
+    let runs = ureq::get(&format!("{web}/sweeps/live/files/runs.parquet"))
+        .call()
+        .unwrap();
+    assert_eq!(
+        runs.header("content-type"),
+        Some("application/octet-stream")
+    );
+    let escape = ureq::get(&format!("{web}/sweeps/live/files/..%2Fstate.db")).call();
+    assert!(
+        matches!(escape, Err(ureq::Error::Status(404, _))),
+        "only the report's own files: {escape:?}"
+    );
+
+    // A schedule's page: its run, the outcome and the history plot.
+    let file = dir.join("nightly.toml");
+    std::fs::write(&file, sweep_e2e::noop_sweep("nightly", 3, 20, 30.0)).unwrap();
+    let ok = |args: &[&str]| {
+        let out = c.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(&[
+        "schedule",
+        "add",
+        "nightly",
+        "--sweep",
+        file.to_str().unwrap(),
+        "--cron",
+        "0 2 * * *",
+    ]);
+    ok(&["schedule", "run-now", "nightly"]);
+    let page = wait_for("the scheduled run to pass", Duration::from_secs(60), || {
+        let page = ureq::get(&format!("{web}/schedules/nightly?fragment=1"))
+            .call()
+            .ok()?
+            .into_string()
+            .ok()?;
+        (page.contains("pill pass") && page.contains("<svg")).then_some(page)
+    });
+    assert!(
+        page.contains("#1") && page.contains("/sweeps/nightly-1"),
+        "{page}"
+    );
+    let home = dom(&profile, &format!("{web}/"));
+    assert!(home.contains("/schedules/nightly"), "{home}");
 }

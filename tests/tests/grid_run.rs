@@ -78,6 +78,18 @@ g_init = ["glorot", "least-squares"]
     );
     assert!(cells.column("degenerate_n").is_ok());
 
+    // report.html stands alone: its plots are inline, not beside it.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(
+        html.matches("<figure class=\"plot\"").count(),
+        2,
+        "one per grid point"
+    );
+    assert!(
+        html.contains("<svg") && !html.contains("<img"),
+        "inline SVG"
+    );
+
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     for point in ["g_init=glorot", "g_init=least-squares"] {
         let heading = format!("## friedman1 · {point}\n\n| | STL | α = 0.5 |");

@@ -60,9 +60,13 @@ pub struct ServeArgs {
     report_every_secs: u64,
     /// Serve the dashboard, /metrics and /healthz over HTTP on this address
     /// (port 0 picks one; printed on stdout). Off loopback the pages need the
-    /// admin token, and plaintext needs --insecure (put a TLS proxy in front).
+    /// admin token, and --insecure-http (it is plaintext: put a TLS proxy or
+    /// an Ingress in front, or keep it inside the cluster).
     #[arg(long)]
     http: Option<String>,
+    /// Serve --http off loopback in plaintext.
+    #[arg(long)]
+    insecure_http: bool,
     /// How often schedules are checked for due runs, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     schedule_tick_ms: u64,
@@ -89,11 +93,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let http = match &args.http {
         Some(at) => {
-            if let Ok(addr) = at.parse::<std::net::SocketAddr>() {
-                server::check_exposure(addr, &tokens, false, args.insecure)?;
-            }
             let l = std::net::TcpListener::bind(at)
                 .map_err(|e| anyhow::anyhow!("cannot listen on {at} (--http): {e}"))?;
+            server::check_exposure(l.local_addr()?, &tokens, false, args.insecure_http)
+                .map_err(|e| anyhow::anyhow!("--http: {e} (for the dashboard: --insecure-http)"))?;
             Some(std::sync::Arc::new(l))
         }
         None => None,

@@ -36,7 +36,7 @@ const EXTRA_STYLE: &str = "header{display:flex;gap:1.5em;align-items:baseline;bo
      td.num{font-variant-numeric:tabular-nums}.muted{color:#777}\
      .pill{display:inline-block;padding:0 .5em;border-radius:1em;background:#eee}\
      .pill.pass,.pill.finished{background:#dff0df}.pill.regression,.pill.failed{background:#f6dcd8}\
-     .pill.running{background:#dde7f6}";
+     .pill.running{background:#dde7f6}h1 .pill{font-size:.45em;vertical-align:middle;font-weight:normal}";
 
 /// The refresher: the page's `<main>` again every two seconds.
 const REFRESH: &str = "<script>\

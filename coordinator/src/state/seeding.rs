@@ -194,8 +194,18 @@ impl SeedCell {
     }
 
     /// Takes over what `old` (the same cell, submitted before) knew: values,
-    /// ledger, how far it got, and whether it is closed.
+    /// ledger, how far it got, and whether it is closed — if it is the same
+    /// cell: the same metric, and the same jobs for the seeds it released
+    /// (other settings make other jobs: then the cell starts afresh).
     fn continue_from(&mut self, old: &SeedCell) {
+        let same_jobs = old.released <= self.candidates.len()
+            && old.candidates[..old.released]
+                .iter()
+                .zip(&self.candidates)
+                .all(|(a, b)| a.key == b.key);
+        if !same_jobs || old.rule.metric != self.rule.metric {
+            return;
+        }
         let known: HashMap<&JobKey, Option<f64>> =
             old.candidates.iter().map(|c| (&c.key, c.value)).collect();
         for c in &mut self.candidates {
@@ -292,9 +302,13 @@ impl State {
     /// the value in every cell that may run it, decides those cells, and
     /// writes the ones that changed.
     pub(super) fn seeding_after(&mut self, key: &JobKey, result_json: Option<&str>) -> Vec<Write> {
-        let Some(at) = self.seed_index.get(key).cloned() else {
+        let Some(mut at) = self.seed_index.get(key).cloned() else {
             return vec![];
         };
+        // One order, whatever order the cells were indexed in (submission
+        // order here, the store's order after a restart): cells sharing a
+        // job then decide in the same order either way.
+        at.sort();
         let mut writes = Vec::new();
         for (name, i) in at {
             let mut changed = false;
@@ -383,6 +397,8 @@ impl State {
                 );
                 existing.state = JobState::Queued;
                 existing.attempts = 0;
+                existing.retry_limit = job.retry_limit;
+                existing.lease_timeout = job.lease_timeout;
                 self.queue.push_back(key.clone());
                 writes.push(Write::Job(existing.clone()));
             }
@@ -537,6 +553,36 @@ mod tests {
         let mut larger = cell(&[None; 6], 3, Width::Ci95HalfWidth(1.0));
         larger.continue_from(&old);
         assert_eq!((larger.released, larger.stop), (3, None));
+    }
+
+    #[test]
+    fn a_cell_of_other_jobs_or_another_metric_starts_afresh() {
+        let old = SeedCell {
+            stop: Some(Decision::Met),
+            ledger: vec![LedgerEntry {
+                seeds_run: 3,
+                n: 3,
+                mean: None,
+                half_width: None,
+                target: None,
+                decision: Decision::Met,
+            }],
+            ..cell(&[Some(1.0); 3], 3, Width::Ci95HalfWidth(1.0))
+        };
+        let mut other_jobs = cell(&[None; 6], 3, Width::Ci95HalfWidth(1.0));
+        for c in &mut other_jobs.candidates {
+            c.key = JobKey::from(format!("{}-more-epochs", c.key.as_str()));
+        }
+        other_jobs.continue_from(&old);
+        assert_eq!((other_jobs.stop, other_jobs.ledger.len()), (None, 0));
+        assert_eq!(other_jobs.candidates[0].value, None);
+        let mut other_metric = cell(&[None; 6], 3, Width::Ci95HalfWidth(1.0));
+        other_metric.rule.metric = "gnf".into();
+        other_metric.continue_from(&old);
+        assert_eq!(
+            (other_metric.stop, other_metric.candidates[0].value),
+            (None, None)
+        );
     }
 
     #[test]

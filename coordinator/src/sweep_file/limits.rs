@@ -5,6 +5,9 @@
 /// Seeds per cell: as many as a sweep may have jobs (the benchmark's sweep
 /// is one cell of many seeds), and at most 8 MiB of them to hold.
 pub const MAX_SEEDS: usize = 1_000_000;
+/// Seeds an adaptive cell may run at most: each result rewrites its cell's
+/// row (every candidate), so a cell must stay small.
+pub const MAX_ADAPTIVE_SEEDS: usize = 1_000;
 /// α values, listed or as a range.
 pub const MAX_ALPHAS: usize = 1_000;
 /// Points of a `[grid]` product.

@@ -67,11 +67,14 @@ fn adaptive(
                 format!("{n}: an interval needs at least 2 seeds"),
             ));
         }
-        if n as u64 > limits::MAX_SEEDS as u64 {
+        if n as u64 > limits::MAX_ADAPTIVE_SEEDS as u64 {
             return Err(bad(
                 source,
                 &field,
-                format!("{n} seeds; at most {} are allowed", limits::MAX_SEEDS),
+                format!(
+                    "{n} seeds; an adaptive cell may run at most {}",
+                    limits::MAX_ADAPTIVE_SEEDS
+                ),
             ));
         }
         Ok(n as usize)
@@ -216,7 +219,9 @@ fn seed_list(v: &toml::Value, source: &str) -> Result<Vec<u64>, SweepFileError> 
             return Err(bad(
                 source,
                 "seeds",
-                format!("expected a count or a list of integers, got {other}"),
+                format!(
+                    "expected a count, a list of integers or {{ min, max, target }}, got {other}"
+                ),
             ))
         }
     };
@@ -314,8 +319,8 @@ seeds = { min = 3, max = 8, target = { metric = "gf", ci95_half_width = 0.01 } }
                 "a.toml: seeds.target.relative: must be positive, got -0.1",
             ),
             (
-                r#"{ min = 3, max = 2000000, target = { metric = "gf", relative = 0.1 } }"#,
-                "a.toml: seeds.max: 2000000 seeds; at most 1000000 are allowed",
+                r#"{ min = 3, max = 2000, target = { metric = "gf", relative = 0.1 } }"#,
+                "a.toml: seeds.max: 2000 seeds; an adaptive cell may run at most 1000",
             ),
         ] {
             assert_eq!(error(seeds), expected);
