@@ -162,6 +162,9 @@ pub struct Core {
     /// Why the core's thread ended, once it has (never set by a clean stop).
     stopped: watch::Receiver<Option<String>>,
     metrics: Arc<Metrics>,
+    /// Bumped after a batch that changed the state and left jobs queued:
+    /// what long-polling `Lease` calls wait for.
+    work: watch::Receiver<u64>,
 }
 
 impl Core {
@@ -176,6 +179,7 @@ impl Core {
         tracing::info!(db = %db.display(), jobs = state.jobs.len(), sweeps = state.sweeps.len(), "state loaded");
         let (tx, rx) = mpsc::channel();
         let (changed, changes) = watch::channel(0);
+        let (work_queued, work) = watch::channel(0);
         let (stop_reason, stopped) = watch::channel(None);
         let metrics = Arc::new(Metrics::new());
         let counted = metrics.clone();
@@ -183,7 +187,7 @@ impl Core {
             .name("coordinator-core".into())
             .spawn(move || {
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    apply_batches_forever(store, state, rx, changed, tick, &counted)
+                    apply_batches_forever(store, state, rx, changed, work_queued, tick, &counted)
                 }));
                 let reason = match ran {
                     Ok(Ok(())) => return,
@@ -206,6 +210,7 @@ impl Core {
             changes,
             stopped,
             metrics,
+            work,
         })
     }
 
@@ -246,6 +251,12 @@ impl Core {
     /// Bumped after every committed change.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.clone()
+    }
+
+    /// Bumped when a batch leaves jobs queued (a submission, a lease that
+    /// came back): idle workers' long polls wake on it, and on nothing else.
+    pub fn work(&self) -> watch::Receiver<u64> {
+        self.work.clone()
     }
 
     pub async fn register(
@@ -353,6 +364,7 @@ fn apply_batches_forever(
     mut state: State,
     rx: mpsc::Receiver<Envelope>,
     changed: watch::Sender<u64>,
+    work: watch::Sender<u64>,
     tick: Duration,
     metrics: &Metrics,
 ) -> Result<(), String> {
@@ -435,6 +447,9 @@ fn apply_batches_forever(
         }
         if changed_state {
             changed.send_modify(|v| *v += 1);
+            if state.has_queued() {
+                work.send_modify(|v| *v += 1);
+            }
         }
         for (reply, outcome) in replies {
             let _ = reply.send(outcome);

@@ -21,6 +21,8 @@ type Labels = Vec<(&'static str, String)>;
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub leases_granted: Counter,
+    /// `Lease` calls answered, with work or without (a long poll counts once).
+    pub lease_calls: Counter,
     pub leases_expired: Counter,
     /// By `outcome`: accepted, duplicate, refused.
     results: Family<Labels, Counter>,
@@ -53,6 +55,7 @@ impl Metrics {
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
             leases_granted: Counter::default(),
+            lease_calls: Counter::default(),
             leases_expired: Counter::default(),
             results: Family::default(),
             // 0.1 ms to about 13 s.
@@ -66,6 +69,11 @@ impl Metrics {
             "leases_granted",
             "Jobs leased to workers",
             m.leases_granted.clone(),
+        );
+        registry.register(
+            "lease_calls",
+            "Lease calls answered, with work or without",
+            m.lease_calls.clone(),
         );
         registry.register(
             "leases_expired",

@@ -203,6 +203,7 @@ fn random_payloads_of_every_method_are_answered_and_the_server_keeps_serving() {
             .lease(pb::LeaseRequest {
                 worker_id: id.clone(),
                 max_jobs: 10,
+                wait_ms: 0,
             })
             .await
             .unwrap()

@@ -24,9 +24,90 @@ pub struct BenchResult {
     pub lease_p99_ms: f64,
     pub report_p50_ms: f64,
     pub report_p99_ms: f64,
+    /// Idle workers connected before the sweep, and what they cost.
+    pub idle_workers: usize,
+    /// Process CPU (cores) while only the idle workers were connected.
+    pub idle_cpu_cores: f64,
+    /// `Lease` calls the idle workers made per second meanwhile.
+    pub idle_lease_calls_per_sec: f64,
 }
 
-pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, LocalError> {
+/// Idle workers for the bench: connected, leasing, with nothing queued.
+#[derive(Debug, Clone, Copy)]
+pub struct Idle {
+    pub workers: usize,
+    pub seconds: u64,
+    /// Poll every this many ms with immediate answers (the old way); 0
+    /// long-polls.
+    pub poll_ms: u64,
+}
+
+/// This process's CPU time (user + system), in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the line, in clock ticks (100 a second).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Connects `idle.workers` workers that lease with nothing queued, waits
+/// until all are in, and measures the process's CPU and their calls over
+/// `idle.seconds`; the workers stop when the returned sender is dropped.
+async fn idle_workers(
+    endpoint: &str,
+    idle: Idle,
+) -> Result<(f64, f64, tokio::sync::watch::Sender<bool>), LocalError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let calls = Arc::new(AtomicU64::new(0));
+    let (ready_tx, mut ready) = tokio::sync::mpsc::channel(idle.workers.max(1));
+    for i in 0..idle.workers {
+        let (endpoint, calls, ready_tx) = (endpoint.to_string(), calls.clone(), ready_tx.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let Ok((mut c, id)) = register(&endpoint, &format!("idle-{i}")).await else {
+                return;
+            };
+            let _ = ready_tx.send(()).await;
+            loop {
+                let wait_ms = if idle.poll_ms == 0 { 20_000 } else { 0 };
+                let call = c.lease(pb::LeaseRequest {
+                    worker_id: id.clone(),
+                    max_jobs: 1,
+                    wait_ms,
+                });
+                tokio::select! {
+                    r = call => if r.is_err() { return },
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+                calls.fetch_add(1, Ordering::Relaxed);
+                if idle.poll_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(idle.poll_ms)).await;
+                }
+            }
+        });
+    }
+    drop(ready_tx);
+    for _ in 0..idle.workers {
+        if ready.recv().await.is_none() {
+            break;
+        }
+    }
+    // Let every first call reach the coordinator before measuring.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (cpu0, calls0, t0) = (cpu_seconds(), calls.load(Ordering::Relaxed), Instant::now());
+    tokio::time::sleep(Duration::from_secs(idle.seconds)).await;
+    let span = t0.elapsed().as_secs_f64();
+    let cpu = (cpu_seconds() - cpu0) / span;
+    let rate = (calls.load(Ordering::Relaxed) - calls0) as f64 / span;
+    Ok((cpu, rate, stop))
+}
+
+pub async fn bench(workers: usize, jobs: usize, idle: Idle) -> Result<BenchResult, LocalError> {
     let dir = std::env::temp_dir().join(format!("sweep-bench-{}-{}", std::process::id(), workers));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -45,6 +126,17 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, LocalErro
     .await?;
     let endpoint = server.endpoint.clone();
     let mut client = server.client().await?;
+    let (idle_cpu_cores, idle_lease_calls_per_sec, stop_idle) = if idle.workers > 0 {
+        let (cpu, rate, stop) = idle_workers(&endpoint, idle).await?;
+        (cpu, rate, Some(stop))
+    } else {
+        (0.0, 0.0, None)
+    };
+    // The idle workers leave before the sweep: the throughput is the M
+    // workers' alone.
+    if let Some(stop) = stop_idle {
+        let _ = stop.send(true);
+    }
     let sweep = format!(
         "version = 1\nname = \"bench\"\ndatasets = [\"friedman1\"]\nobjectives = [\"stl\"]\nseeds = {jobs}\n[noop]\nsleep_ms = 0\n"
     );
@@ -94,39 +186,18 @@ pub async fn bench(workers: usize, jobs: usize) -> Result<BenchResult, LocalErro
         lease_p99_ms: quantile(&mut lease_ms, 0.99),
         report_p50_ms: quantile(&mut report_ms, 0.5),
         report_p99_ms: quantile(&mut report_ms, 0.99),
+        idle_workers: idle.workers,
+        idle_cpu_cores,
+        idle_lease_calls_per_sec,
     })
 }
 
 /// Leases one job at a time and reports its (no-op) result until the queue
 /// stays empty. Returns the lease and report latencies in milliseconds.
+/// Leases are not retried, so a job is never leased twice by one simulated
+/// worker.
 async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64>), LocalError> {
-    // A thousand clients connecting at once can overflow the listen queue:
-    // connect and register again until a deadline (a second registration
-    // only creates another worker id). Leases are not retried, so a job is
-    // never leased twice by one simulated worker.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (mut c, id) = loop {
-        let attempt = async {
-            let mut c = connect_within(endpoint, Duration::from_secs(60)).await?;
-            let request = pb::RegisterRequest {
-                protocol_version: pb::PROTOCOL_VERSION,
-                name: format!("sim-{i}"),
-                slots: 1,
-            };
-            let id = c
-                .register(request)
-                .await
-                .map_err(LocalError::call("register"))?
-                .into_inner()
-                .worker_id;
-            Ok::<_, LocalError>((c, id))
-        };
-        match attempt.await {
-            Ok(ok) => break ok,
-            Err(e) if Instant::now() > deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
+    let (mut c, id) = register(endpoint, &format!("sim-{i}")).await?;
     let (mut leases, mut reports) = (Vec::new(), Vec::new());
     loop {
         let t = Instant::now();
@@ -134,6 +205,7 @@ async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64
             .lease(pb::LeaseRequest {
                 worker_id: id.clone(),
                 max_jobs: 1,
+                wait_ms: 0,
             })
             .await
             .map_err(LocalError::call("lease"))?
@@ -158,6 +230,36 @@ async fn simulated_worker(endpoint: &str, i: usize) -> Result<(Vec<f64>, Vec<f64
         reports.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok((leases, reports))
+}
+
+/// Connects and registers a simulated worker. A thousand clients
+/// connecting at once can overflow the listen queue: connect and register
+/// again until a deadline (a second registration only creates another
+/// worker id).
+async fn register(endpoint: &str, name: &str) -> Result<(pb::Client, String), LocalError> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let attempt = async {
+            let mut c = connect_within(endpoint, Duration::from_secs(60)).await?;
+            let request = pb::RegisterRequest {
+                protocol_version: pb::PROTOCOL_VERSION,
+                name: name.to_string(),
+                slots: 1,
+            };
+            let id = c
+                .register(request)
+                .await
+                .map_err(LocalError::call("register"))?
+                .into_inner()
+                .worker_id;
+            Ok::<_, LocalError>((c, id))
+        };
+        match attempt.await {
+            Ok(ok) => return Ok(ok),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {

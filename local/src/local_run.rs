@@ -85,6 +85,7 @@ pub async fn run_sweep(
             // The local workers read the coordinator's own data directory.
             cache_dir: opts.data_dir.clone(),
             idle_poll: Duration::from_millis(50),
+            lease_wait: Duration::from_secs(20),
         };
         let mut stop = workers_stop.clone();
         workers.push(tokio::spawn(async move {

@@ -45,6 +45,16 @@ enum Command {
         workers: usize,
         #[arg(long, default_value_t = 20000)]
         jobs: usize,
+        /// Also connect N idle workers first, and measure what they cost
+        /// the process (CPU, Lease calls) over --idle-seconds before the sweep.
+        #[arg(long, default_value_t = 0)]
+        idle_workers: usize,
+        #[arg(long, default_value_t = 5)]
+        idle_seconds: u64,
+        /// Idle workers poll Lease every this many ms, as workers did before
+        /// long polls (0: they long-poll).
+        #[arg(long, default_value_t = 0)]
+        idle_poll_ms: u64,
     },
 }
 
@@ -90,8 +100,19 @@ async fn dispatch(command: Command) -> Result<(), LocalError> {
             };
             run_sweep(opts, stop_signal()).await
         }
-        Command::Bench { workers, jobs } => {
-            let r = bench::bench(workers.max(1), jobs.max(1)).await?;
+        Command::Bench {
+            workers,
+            jobs,
+            idle_workers,
+            idle_seconds,
+            idle_poll_ms,
+        } => {
+            let idle = bench::Idle {
+                workers: idle_workers,
+                seconds: idle_seconds.max(1),
+                poll_ms: idle_poll_ms,
+            };
+            let r = bench::bench(workers.max(1), jobs.max(1), idle).await?;
             println!("{}", serde_json::to_string(&r).expect("serialisable"));
             Ok(())
         }

@@ -197,7 +197,7 @@ noise = 0.01
         32.0
     );
     assert!(value(&after, "sweep_store_commit_seconds_count", &[]) > 0.0);
-    assert!(value(&after, "sweep_lease_latency_seconds_count", &[]) >= 32.0);
+    assert!(value(&after, "sweep_lease_latency_seconds_count", &[]) > 0.0);
     let finished = dom(&profile, &format!("{web}/sweeps/live"));
     assert!(
         counts_shown(&finished).is_empty(),

@@ -183,6 +183,7 @@ fn results_are_taken_only_from_the_lease_holder_and_for_the_jobs_own_spec() {
         .block_on(grpc.lease(pb::LeaseRequest {
             worker_id: a.clone(),
             max_jobs: 1,
+            wait_ms: 0,
         }))
         .unwrap()
         .into_inner()
@@ -238,6 +239,7 @@ fn results_are_taken_only_from_the_lease_holder_and_for_the_jobs_own_spec() {
         .block_on(grpc.lease(pb::LeaseRequest {
             worker_id: b.clone(),
             max_jobs: 1,
+            wait_ms: 0,
         }))
         .unwrap()
         .into_inner()

@@ -227,6 +227,7 @@ fn join(args: JoinArgs) -> anyhow::Result<()> {
         }),
         cache_dir: args.cache_dir.unwrap_or_else(agent::default_cache_dir),
         idle_poll: std::time::Duration::from_millis(200),
+        lease_wait: std::time::Duration::from_secs(20),
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sweep_proto as pb;
@@ -48,6 +49,9 @@ fn clip(mut text: String, max: usize) -> String {
 
 /// Bytes per chunk when serving a dataset file.
 const CHUNK: usize = 256 * 1024;
+
+/// The longest a `Lease` call waits for work before answering with none.
+pub const MAX_LEASE_WAIT: Duration = Duration::from_secs(30);
 
 pub struct Service {
     core: Core,
@@ -154,8 +158,30 @@ impl pb::coordinator_server::Coordinator for Service {
         let req = req.into_inner();
         let max = req.max_jobs.clamp(1, 1024) as usize;
         let asked = std::time::Instant::now();
-        let granted = self.core.lease(WorkerId::from(req.worker_id), max).await?;
-        crate::metrics::Metrics::observe(&self.core.metrics().lease_latency, asked.elapsed());
+        let worker = WorkerId::from(req.worker_id);
+        // A long poll: with nothing queued, wait for work (a submission, a
+        // lease that came back) up to the bound, so idle workers cost
+        // nothing between calls. Marked seen before each attempt, so work
+        // queued between the attempt and the wait still wakes it.
+        let deadline = tokio::time::Instant::now()
+            + Duration::from_millis(u64::from(req.wait_ms)).min(MAX_LEASE_WAIT);
+        let mut work = self.core.work();
+        let granted = loop {
+            work.borrow_and_update();
+            let granted = self.core.lease(worker.clone(), max).await?;
+            if !granted.is_empty() || tokio::time::Instant::now() >= deadline {
+                break granted;
+            }
+            tokio::select! {
+                changed = work.changed() => if changed.is_err() { break granted },
+                _ = tokio::time::sleep_until(deadline) => break granted,
+            }
+        };
+        self.core.metrics().lease_calls.inc();
+        if !granted.is_empty() {
+            // The latency of handing out work, not of waiting for it.
+            crate::metrics::Metrics::observe(&self.core.metrics().lease_latency, asked.elapsed());
+        }
         let leases = granted
             .into_iter()
             .map(|g| pb::Lease {

@@ -350,6 +350,12 @@ impl State {
     // `tests/state_machine.rs` alone: it checks them against the jobs and
     // against a state reloaded from the store. Nothing else should use them.
 
+    /// Whether a job may be waiting in the lease queue (stale entries
+    /// included: a lease call that finds only those empties it).
+    pub fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
     /// Leases that expired since this state was built.
     pub fn expired_leases(&self) -> u64 {
         self.expired_leases

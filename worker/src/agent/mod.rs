@@ -25,6 +25,7 @@ mod session;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,8 +49,11 @@ pub struct AgentConfig {
     pub name: String,
     /// Where fetched dataset files are cached, laid out like a data directory.
     pub cache_dir: PathBuf,
-    /// Wait between lease attempts when the queue is empty.
+    /// Wait before leasing again after a lease call failed.
     pub idle_poll: Duration,
+    /// How long a lease call may wait on the coordinator for work (a long
+    /// poll: an idle worker makes one call per this, not one per poll).
+    pub lease_wait: Duration,
 }
 
 /// A lease this worker holds.
@@ -110,60 +114,65 @@ pub async fn join(
     let mut jobs: JoinSet<Finished> = JoinSet::new();
     let mut reports = JoinSet::new();
 
+    // At most one lease call in flight, kept across the loop's turns: a job
+    // that finishes while it waits is reported at once, and the call is
+    // never dropped halfway (its jobs would be leased to no one until their
+    // deadline), except when the worker stops.
+    let mut leasing: Option<Pin<Box<dyn Future<Output = LeaseOutcome> + Send + '_>>> = None;
+    let mut retry_at: Option<tokio::time::Instant> = None;
     loop {
         let free = shared.config.slots.saturating_sub(jobs.len());
-        let mut got = 0;
-        if free > 0 {
-            let leased = tokio::select! {
-                leased = lease(&shared, free) => leased,
-                _ = &mut shutdown => break,
-            };
-            match leased {
-                Ok(leases) => {
-                    got = leases.len();
-                    for lease in leases {
-                        let shared = shared.clone();
-                        jobs.spawn(async move {
-                            // In a task of its own, so a panic anywhere in
-                            // the job becomes its failure report (and its
-                            // lease is released) instead of a lost slot
-                            // whose lease is renewed forever.
-                            let run = {
-                                let (shared, lease) = (shared.clone(), lease.clone());
-                                tokio::spawn(async move {
-                                    execute::prepare_and_run(&shared, &lease).await
-                                })
-                            };
-                            let outcome = run
-                                .await
-                                .unwrap_or_else(|source| Err(AgentError::JobThread { source }));
-                            Finished {
-                                key: JobKey::from(lease.job_key),
-                                attempt: LeaseToken::new(lease.attempt),
-                                outcome,
-                            }
-                        });
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "lease failed; retrying"),
-            }
+        if free > 0 && leasing.is_none() && retry_at.is_none() {
+            leasing = Some(Box::pin(lease(&shared, free)));
         }
-        let wait = if got > 0 && jobs.len() < shared.config.slots {
-            Duration::ZERO
-        } else {
-            shared.config.idle_poll
-        };
         tokio::select! {
             _ = &mut shutdown => break,
+            leased = async { leasing.as_mut().expect("guarded").await }, if leasing.is_some() => {
+                leasing = None;
+                match leased {
+                    Ok(leases) => {
+                        for lease in leases {
+                            let shared = shared.clone();
+                            jobs.spawn(async move {
+                                // In a task of its own, so a panic anywhere in
+                                // the job becomes its failure report (and its
+                                // lease is released) instead of a lost slot
+                                // whose lease is renewed forever.
+                                let run = {
+                                    let (shared, lease) = (shared.clone(), lease.clone());
+                                    tokio::spawn(async move {
+                                        execute::prepare_and_run(&shared, &lease).await
+                                    })
+                                };
+                                let outcome = run
+                                    .await
+                                    .unwrap_or_else(|source| Err(AgentError::JobThread { source }));
+                                Finished {
+                                    key: JobKey::from(lease.job_key),
+                                    attempt: LeaseToken::new(lease.attempt),
+                                    outcome,
+                                }
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lease failed; retrying");
+                        retry_at = Some(tokio::time::Instant::now() + shared.config.idle_poll);
+                    }
+                }
+            }
+            _ = async { tokio::time::sleep_until(retry_at.expect("guarded")).await }, if retry_at.is_some() => {
+                retry_at = None;
+            }
             Some(done) = jobs.join_next(), if !jobs.is_empty() => {
                 if let Ok(done) = done {
                     reports.spawn(report::report(shared.clone(), done));
                 }
             }
             Some(_) = reports.join_next(), if !reports.is_empty() => {}
-            _ = tokio::time::sleep(wait) => {}
         }
     }
+    drop(leasing);
 
     tracing::info!(running = jobs.len(), "draining: finishing running jobs");
     let mut handed_back = Vec::new();
@@ -197,12 +206,21 @@ pub async fn join(
     Ok(())
 }
 
-/// Leases up to `max` jobs and holds them.
-async fn lease(shared: &Shared, max: usize) -> Result<Vec<pb::Lease>, tonic::Status> {
+type LeaseOutcome = Result<Vec<pb::Lease>, tonic::Status>;
+
+/// Leases up to `max` jobs and holds them, waiting on the coordinator up to
+/// `lease_wait` for work to arrive.
+async fn lease(shared: &Shared, max: usize) -> LeaseOutcome {
+    let wait_ms = shared
+        .config
+        .lease_wait
+        .as_millis()
+        .min(u128::from(u32::MAX)) as u32;
     let leases = session::with_retry(shared, "lease", |mut c, worker_id| async move {
         c.lease(pb::LeaseRequest {
             worker_id,
             max_jobs: max as u32,
+            wait_ms,
         })
         .await
     })
