@@ -129,8 +129,9 @@ pub struct WorkerView {
     pub name: String,
     pub slots: u32,
     pub running: usize,
-    /// Since its last registration, lease or heartbeat.
-    pub last_seen: Duration,
+    /// Since its last registration, lease or heartbeat; `None` if not
+    /// heard from since this coordinator started (it may be gone).
+    pub last_seen: Option<Duration>,
 }
 
 /// When each worker was last heard from: liveness, kept apart from the
@@ -586,13 +587,13 @@ fn apply(
                 .workers
                 .iter()
                 .map(|(id, name)| {
-                    let (slots, last) = liveness.seen.get(id).copied().unwrap_or((0, now));
+                    let seen = liveness.seen.get(id).copied();
                     WorkerView {
                         id: id.clone(),
                         name: name.clone(),
-                        slots,
+                        slots: seen.map_or(0, |(slots, _)| slots),
                         running: running.get(id).copied().unwrap_or(0),
-                        last_seen: now.saturating_duration_since(last),
+                        last_seen: seen.map(|(_, last)| now.saturating_duration_since(last)),
                     }
                 })
                 .collect();

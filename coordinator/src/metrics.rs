@@ -122,6 +122,8 @@ impl Metrics {
 
     /// The text exposition, with the levels as given.
     pub fn render(&self, levels: &Levels) -> String {
+        // One scrape at a time: another's clear must not empty this one's levels.
+        let registry = self.registry.lock().expect("not poisoned");
         // Sweeps and outcomes that are gone must not linger as stale series.
         self.jobs.clear();
         for (sweep, state, n) in &levels.jobs {
@@ -140,8 +142,7 @@ impl Metrics {
                 .set(*n as i64);
         }
         let mut out = String::new();
-        encode(&mut out, &self.registry.lock().expect("not poisoned"))
-            .expect("writing to a String cannot fail");
+        encode(&mut out, &registry).expect("writing to a String cannot fail");
         out
     }
 }

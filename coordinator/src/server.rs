@@ -147,9 +147,11 @@ pub async fn serve_ready(
         })
         .transpose()?;
     let core = Core::start(&config.db, config.tick)?;
+    let (draining, stopping) = tokio::sync::watch::channel(false);
     let mut service = Service::new(core.clone(), config.data_dir.clone())
         .with_tokens(config.tokens.clone())
-        .with_max_jobs(config.max_jobs);
+        .with_max_jobs(config.max_jobs)
+        .with_stopping(stopping);
     let (stop_tasks, tasks_stop) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let mut scheduler_handle = None;
@@ -226,6 +228,7 @@ pub async fn serve_ready(
                 _ = shutdown => {}
                 _ = core.stopped() => {}
             }
+            let _ = draining.send(true);
             health.set_not_serving::<CoordinatorServer<Service>>().await;
             health
                 .set_service_status("", tonic_health::ServingStatus::NotServing)

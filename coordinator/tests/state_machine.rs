@@ -925,10 +925,14 @@ impl Harness {
                 } else {
                     Vec::new()
                 };
-                let held: BTreeMap<JobKey, u32> = list
+                // Every lease the worker still holds goes back, handed back
+                // or not: a worker leaves after reporting what it finished,
+                // so one it did not hand back is a grant it never received.
+                let held: BTreeMap<JobKey, u32> = self
+                    .grants
                     .iter()
-                    .filter(|(k, a)| holds(&self.state, &id, k, a.get()))
-                    .map(|(k, _)| (k.clone(), self.state.jobs[k].attempts))
+                    .filter(|l| l.worker == id && holds(&self.state, &id, &l.key, l.attempt))
+                    .map(|l| (l.key.clone(), self.state.jobs[&l.key].attempts))
                     .collect();
                 let before = snapshot(&self.state).jobs;
                 let writes = self.state.deregister(&id, &list);

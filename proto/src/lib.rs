@@ -6,7 +6,9 @@ tonic::include_proto!("sweep.v1");
 
 /// Bumped on every incompatible change of the service; a worker of another
 /// version is refused at registration.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: `LeaseRequest.wait_ms` (long polls); a version-3 coordinator would
+/// answer at once and leave a version-4 worker polling without pause.
+pub const PROTOCOL_VERSION: u32 = 4;
 
 impl SweepState {
     /// The word users read and scripts match (`status --json`, reports).

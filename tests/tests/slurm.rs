@@ -32,16 +32,18 @@ impl Cluster {
             .arg(dir)
             .output()
             .expect("start.sh runs");
+        // The guard first: a failed start still stops what did start.
+        let cluster = Cluster {
+            dir: dir.to_path_buf(),
+            conf: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        };
         assert!(
             out.status.success(),
             "the Slurm test cluster did not start (Debian: slurm-wlm munge, as root; .ci/run installs them): {}\n{}",
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(dir.join("slurmd.log")).unwrap_or_default()
         );
-        Cluster {
-            dir: dir.to_path_buf(),
-            conf: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        }
+        cluster
     }
 
     fn run(&self, program: &str, args: &[&str]) -> String {
@@ -110,7 +112,8 @@ fn submit(c: &Coordinator, name: &str, toml: &str) {
 #[test]
 fn a_slurm_array_of_workers_finishes_a_sweep_and_a_terminated_task_drains() {
     let dir = scratch("slurm");
-    let cluster = Cluster::start(&dir.join("cluster"));
+    // The coordinator first, so that it outlives the cluster (locals drop
+    // in reverse): draining workers can still report while Slurm stops.
     let c = Coordinator::start_with(
         &dir,
         0,
@@ -118,6 +121,7 @@ fn a_slurm_array_of_workers_finishes_a_sweep_and_a_terminated_task_drains() {
         &[],
     )
     .unwrap();
+    let cluster = Cluster::start(&dir.join("cluster"));
     // The token from a file of mode 600, never on sbatch's command line.
     let token_file = dir.join("worker.token");
     std::fs::write(&token_file, WORKER).unwrap();

@@ -4,11 +4,11 @@
 //!
 //! Pages are rendered on the server; a few lines of plain JavaScript
 //! replace each page's `<main>` every two seconds from `?fragment=1`, so
-//! nothing loads from anywhere but this server. Off loopback, every page
-//! needs the admin token — as `Authorization: Bearer`, or through the
+//! nothing loads from anywhere but this server. When the coordinator has
+//! tokens, every page needs the admin token — as `Authorization: Bearer`, or through the
 //! login form, which sets a cookie derived from the token — and no page
 //! shows a secret (tokens, webhook URLs). `/metrics` and `/healthz` need
-//! no token and reveal nothing but counts.
+//! no token: they reveal counts, and sweep names as labels, nothing else.
 
 mod pages;
 
@@ -34,6 +34,8 @@ use crate::schedule::schedules::Schedules;
 
 /// The session cookie's name.
 const COOKIE: &str = "sweep_session";
+/// Sweep pages kept made, at most.
+const PAGES_KEPT: usize = 32;
 /// How long a sweep's progress is remembered for its rate.
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -100,8 +102,20 @@ impl Dashboard {
     fn sample(&self, overview: &Overview) {
         let now = Instant::now();
         let mut progress = self.progress.lock().expect("not poisoned");
-        progress.retain(|name, _| overview.sweeps.iter().any(|(n, _, _)| n.as_str() == name));
-        for (name, _, c) in &overview.sweeps {
+        // Running sweeps only: a finished one has no rate, and a database
+        // of many scheduled runs must not grow this map.
+        let running = |name: &str| {
+            overview
+                .sweeps
+                .iter()
+                .any(|(n, s, _)| n.as_str() == name && *s == crate::state::SweepState::Running)
+        };
+        progress.retain(|name, _| running(name));
+        for (name, _, c) in overview
+            .sweeps
+            .iter()
+            .filter(|(n, _, _)| running(n.as_str()))
+        {
             let points = progress.entry(name.to_string()).or_default();
             points.push_back((now, c.done + c.failed + c.cancelled));
             while points
@@ -137,10 +151,19 @@ impl Dashboard {
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         let page = Arc::new(page);
-        self.pages
-            .lock()
-            .expect("not poisoned")
-            .insert(sweep.to_string(), (change, Instant::now(), page.clone()));
+        let mut pages = self.pages.lock().expect("not poisoned");
+        // A bounded cache: the pages looked at most recently.
+        while pages.len() >= PAGES_KEPT {
+            let Some(oldest) = pages
+                .iter()
+                .min_by_key(|(_, r)| r.1)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            pages.remove(&oldest);
+        }
+        pages.insert(sweep.to_string(), (change, Instant::now(), page.clone()));
         Ok(page)
     }
 
@@ -151,7 +174,7 @@ impl Dashboard {
             workers_connected: overview
                 .workers
                 .iter()
-                .filter(|w| w.last_seen < Duration::from_secs(60))
+                .filter(|w| w.last_seen.is_some_and(|d| d < Duration::from_secs(60)))
                 .count(),
             ..Levels::default()
         };
@@ -187,7 +210,9 @@ pub async fn serve(
     mut dashboard: Dashboard,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    dashboard.guarded = !listener.local_addr()?.ip().is_loopback();
+    // With tokens, the pages need one even on loopback: on a shared host
+    // (a Slurm head node) every local user reaches 127.0.0.1 too.
+    dashboard.guarded = !dashboard.tokens.is_open();
     let dashboard = Arc::new(dashboard);
     let sampler = {
         let d = dashboard.clone();
@@ -427,8 +452,14 @@ struct LoginForm {
 /// Where to go after signing in: only a path of this server, never an
 /// address elsewhere (an open redirect).
 fn local_path(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or_else(|| "/".into())
+    next.filter(|n| {
+        // Printable ASCII only: browsers drop tabs and newlines from a
+        // `Location`, which would turn `/\t/evil` into `//evil`.
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && n.chars().all(|c| c.is_ascii_graphic() && c != '\\')
+    })
+    .unwrap_or_else(|| "/".into())
 }
 
 async fn login(State(d): Shared, Form(f): Form<LoginForm>) -> Response {
@@ -510,5 +541,7 @@ mod tests {
         assert_eq!(f("//evil.example/"), "/");
         assert_eq!(f("https://evil.example/"), "/");
         assert_eq!(f("/\\evil.example"), "/");
+        assert_eq!(f("/\t/evil.example"), "/");
+        assert_eq!(f("/sweeps/a b"), "/");
     }
 }

@@ -39,9 +39,12 @@ const EXTRA_STYLE: &str = "header{display:flex;gap:1.5em;align-items:baseline;bo
      .pill.running{background:#dde7f6}h1 .pill{font-size:.45em;vertical-align:middle;font-weight:normal}";
 
 /// The refresher: the page's `<main>` again every two seconds.
+/// The next refresh is armed only once the last one answered, so a slow
+/// page never has two requests in flight per tab.
 const REFRESH: &str = "<script>\
-     setInterval(async()=>{try{const r=await fetch(location.pathname+'?fragment=1',{credentials:'same-origin'});\
-     if(r.ok){document.querySelector('main').innerHTML=await r.text();}}catch(e){}},2000);\
+     async function refresh(){try{const r=await fetch(location.pathname+'?fragment=1',{credentials:'same-origin'});\
+     if(r.ok){document.querySelector('main').innerHTML=await r.text();}}catch(e){}setTimeout(refresh,2000);}\
+     setTimeout(refresh,2000);\
      </script>";
 
 /// A page that refreshes itself.
@@ -184,11 +187,12 @@ pub fn overview(
                 w.slots.to_string()
             };
             out.push_str(&format!(
-                "<tr><td>{}</td><td class=\"muted\">{}</td><td class=\"num\">{slots}</td><td class=\"num\">{}</td><td class=\"num\">{} ago</td></tr>\n",
+                "<tr><td>{}</td><td class=\"muted\">{}</td><td class=\"num\">{slots}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
                 esc(&w.name),
                 esc(w.id.as_str()),
                 w.running,
-                duration(w.last_seen)
+                w.last_seen
+                    .map_or("not since restart".to_string(), |d| format!("{} ago", duration(d)))
             ));
         }
         out.push_str("</table>\n");

@@ -65,6 +65,8 @@ pub struct Service {
     tokens: Tokens,
     /// Absent where schedules are not served (`sweep-local run`, benches).
     scheduler: Option<Arc<Schedules>>,
+    /// Turns true when the server starts to drain: long polls answer at once.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 type Stream2<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -84,7 +86,15 @@ impl Service {
             max_jobs: sweep_file::limits::DEFAULT_MAX_JOBS,
             tokens: Tokens::open(),
             scheduler: None,
+            stopping: tokio::sync::watch::channel(false).1,
         }
+    }
+
+    /// Long polls end (with no work) once `stopping` turns true, so a
+    /// draining server does not wait out every idle worker's call.
+    pub fn with_stopping(mut self, stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stopping = stopping;
+        self
     }
 
     pub fn with_tokens(mut self, tokens: Tokens) -> Self {
@@ -157,7 +167,6 @@ impl pb::coordinator_server::Coordinator for Service {
         self.tokens.require(&req, Role::Worker)?;
         let req = req.into_inner();
         let max = req.max_jobs.clamp(1, 1024) as usize;
-        let asked = std::time::Instant::now();
         let worker = WorkerId::from(req.worker_id);
         // A long poll: with nothing queued, wait for work (a submission, a
         // lease that came back) up to the bound, so idle workers cost
@@ -166,15 +175,19 @@ impl pb::coordinator_server::Coordinator for Service {
         let deadline = tokio::time::Instant::now()
             + Duration::from_millis(u64::from(req.wait_ms)).min(MAX_LEASE_WAIT);
         let mut work = self.core.work();
-        let granted = loop {
+        let mut stopping = self.stopping.clone();
+        let (granted, asked) = loop {
             work.borrow_and_update();
+            let asked = std::time::Instant::now();
             let granted = self.core.lease(worker.clone(), max).await?;
-            if !granted.is_empty() || tokio::time::Instant::now() >= deadline {
-                break granted;
+            if !granted.is_empty() || tokio::time::Instant::now() >= deadline || *stopping.borrow()
+            {
+                break (granted, asked);
             }
             tokio::select! {
-                changed = work.changed() => if changed.is_err() { break granted },
-                _ = tokio::time::sleep_until(deadline) => break granted,
+                changed = work.changed() => if changed.is_err() { break (granted, asked) },
+                _ = tokio::time::sleep_until(deadline) => break (granted, asked),
+                _ = stopping.wait_for(|s| *s) => break (granted, asked),
             }
         };
         self.core.metrics().lease_calls.inc();

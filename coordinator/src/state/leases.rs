@@ -110,6 +110,18 @@ impl State {
                 writes.extend(self.end_lease(key, None, false));
             }
         }
+        // A worker deregisters after it has reported what it finished: a
+        // lease it still holds is one whose grant never reached it (a call
+        // dropped as it stopped). Back to the queue, not counted.
+        let unknown_to_it: Vec<JobKey> = self
+            .leased
+            .iter()
+            .filter(|k| matches!(&self.jobs[*k].state, JobState::Leased { worker: w, .. } if w == worker))
+            .cloned()
+            .collect();
+        for key in unknown_to_it {
+            writes.extend(self.end_lease(&key, None, false));
+        }
         self.workers.remove(worker);
         writes
     }

@@ -29,14 +29,22 @@ if ! munge -n >/dev/null 2>&1; then
     runuser -u munge -- /usr/sbin/munged 2>/dev/null || /usr/sbin/munged --force
 fi
 munge -n | unmunge >/dev/null
-/usr/sbin/slurmctld -f "$SLURM_CONF"
-/usr/sbin/slurmd -f "$SLURM_CONF"
+# Whatever fails from here, the daemons started so far are stopped.
+trap '"$here/stop.sh" "$dir"' ERR
+: > "$dir/pids"
 # The daemons' pids, for stop.sh (their pid files go as they shut down).
-for _ in $(seq 1 50); do
-    [[ -s $dir/slurmctld.pid && -s $dir/slurmd.pid ]] && break
-    sleep 0.1
-done
-cat "$dir/slurmctld.pid" "$dir/slurmd.pid" > "$dir/pids"
+wait_pid() {
+    for _ in $(seq 1 50); do
+        [[ -s $1 ]] && { cat "$1" >> "$dir/pids"; return 0; }
+        sleep 0.1
+    done
+    echo "no $1" >&2
+    return 1
+}
+/usr/sbin/slurmctld -f "$SLURM_CONF"
+wait_pid "$dir/slurmctld.pid"
+/usr/sbin/slurmd -f "$SLURM_CONF"
+wait_pid "$dir/slurmd.pid"
 # Ready when the node is idle.
 for _ in $(seq 1 100); do
     if sinfo -h -o '%T' 2>/dev/null | grep -qx idle; then
@@ -47,4 +55,5 @@ for _ in $(seq 1 100); do
 done
 echo "the node did not come up; $dir/slurmctld.log and $dir/slurmd.log say why" >&2
 sinfo >&2 || true
+"$here/stop.sh" "$dir"
 exit 1

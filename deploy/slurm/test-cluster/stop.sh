@@ -6,7 +6,7 @@ export SLURM_CONF=$dir/slurm.conf
 scancel --user root 2>/dev/null
 # The jobs' steps must hear from the controller that they ended, or they
 # outlive it retrying.
-for _ in $(seq 1 150); do
+for _ in $(seq 1 300); do
     [[ -z "$(squeue -h 2>/dev/null)" ]] && break
     sleep 0.2
 done
