@@ -50,6 +50,14 @@ fn clip(mut text: String, max: usize) -> String {
 /// Bytes per chunk when serving a dataset file.
 const CHUNK: usize = 256 * 1024;
 
+/// Resolves once `stopping` turns true; never if its sender is gone (a
+/// service built without `with_stopping` still long-polls).
+async fn drained(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    if stopping.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// The longest a `Lease` call waits for work before answering with none.
 pub const MAX_LEASE_WAIT: Duration = Duration::from_secs(30);
 
@@ -187,7 +195,7 @@ impl pb::coordinator_server::Coordinator for Service {
             tokio::select! {
                 changed = work.changed() => if changed.is_err() { break (granted, asked) },
                 _ = tokio::time::sleep_until(deadline) => break (granted, asked),
-                _ = stopping.wait_for(|s| *s) => break (granted, asked),
+                _ = drained(&mut stopping) => break (granted, asked),
             }
         };
         self.core.metrics().lease_calls.inc();
