@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{tally, Job, JobState, NeededFile, State, SweepState, Write};
+use super::{Job, JobState, NeededFile, State, SweepState, Write};
 use crate::ids::{JobKey, SweepName};
 use crate::report::stats;
 
@@ -380,35 +380,8 @@ impl State {
     fn release(&mut self, name: &SweepName, job: Job) -> Vec<Write> {
         let key = job.key.clone();
         let mut writes = Vec::new();
-        match self.jobs.get_mut(&key) {
-            Some(existing)
-                if matches!(
-                    existing.state,
-                    JobState::Failed { .. } | JobState::Cancelled
-                ) =>
-            {
-                // Counted for its other sweeps before this one owns it.
-                tally(
-                    &mut self.counts,
-                    &self.owners,
-                    &key,
-                    &existing.state,
-                    &JobState::Queued,
-                );
-                existing.state = JobState::Queued;
-                existing.attempts = 0;
-                existing.retry_limit = job.retry_limit;
-                existing.lease_timeout = job.lease_timeout;
-                self.queue.push_back(key.clone());
-                writes.push(Write::Job(existing.clone()));
-            }
-            Some(_) => {}
-            None => {
-                self.queue.push_back(key.clone());
-                writes.push(Write::Job(job.clone()));
-                self.jobs.insert(key.clone(), job);
-            }
-        }
+        // Counted for its other sweeps before this one owns it.
+        self.take_submitted(job, &mut writes);
         let owners = self.owners.entry(key.clone()).or_default();
         if !owners.contains(name) {
             owners.push(name.clone());

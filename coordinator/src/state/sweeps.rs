@@ -64,40 +64,15 @@ impl State {
             to_run: 0,
         };
         for job in jobs {
-            let owners = self.owners.entry(job.key.clone()).or_default();
+            let key = job.key.clone();
+            // Taken before this sweep owns it: its counts are rebuilt below.
+            match self.take_submitted(job, &mut writes) {
+                true => out.already_done += 1,
+                false => out.to_run += 1,
+            }
+            let owners = self.owners.entry(key).or_default();
             if !owners.contains(&sweep.name) {
                 owners.push(sweep.name.clone());
-            }
-            match self.jobs.get_mut(&job.key) {
-                Some(existing) if existing.state == JobState::Done => out.already_done += 1,
-                Some(existing)
-                    if matches!(
-                        existing.state,
-                        JobState::Failed { .. } | JobState::Cancelled
-                    ) =>
-                {
-                    tally(
-                        &mut self.counts,
-                        &self.owners,
-                        &job.key,
-                        &existing.state,
-                        &JobState::Queued,
-                    );
-                    existing.state = JobState::Queued;
-                    existing.attempts = 0;
-                    existing.retry_limit = job.retry_limit;
-                    existing.lease_timeout = job.lease_timeout;
-                    self.queue.push_back(job.key.clone());
-                    writes.push(Write::Job(existing.clone()));
-                    out.to_run += 1;
-                }
-                Some(_) => out.to_run += 1,
-                None => {
-                    self.queue.push_back(job.key.clone());
-                    writes.push(Write::Job(job.clone()));
-                    self.jobs.insert(job.key.clone(), job);
-                    out.to_run += 1;
-                }
             }
         }
         let mut sweep = sweep;
@@ -156,6 +131,43 @@ impl State {
 
     /// After job `key` ended: the adaptive cells that wait on it decide
     /// (and may release seeds), then its sweeps finish if nothing is open.
+    /// A submitted job, as the state takes it: a new one is queued, a
+    /// failed or cancelled one starts afresh with the submission's limits
+    /// (counted in its owners' counts), a queued or leased one is left as it
+    /// is. Whether it is already done.
+    pub(super) fn take_submitted(&mut self, job: Job, writes: &mut Vec<Write>) -> bool {
+        match self.jobs.get_mut(&job.key) {
+            Some(existing) if existing.state == JobState::Done => return true,
+            Some(existing)
+                if matches!(
+                    existing.state,
+                    JobState::Failed { .. } | JobState::Cancelled
+                ) =>
+            {
+                tally(
+                    &mut self.counts,
+                    &self.owners,
+                    &job.key,
+                    &existing.state,
+                    &JobState::Queued,
+                );
+                existing.state = JobState::Queued;
+                existing.attempts = 0;
+                existing.retry_limit = job.retry_limit;
+                existing.lease_timeout = job.lease_timeout;
+                self.queue.push_back(job.key.clone());
+                writes.push(Write::Job(existing.clone()));
+            }
+            Some(_) => {}
+            None => {
+                self.queue.push_back(job.key.clone());
+                writes.push(Write::Job(job.clone()));
+                self.jobs.insert(job.key.clone(), job);
+            }
+        }
+        false
+    }
+
     pub(super) fn settle_owners_of(&mut self, key: &JobKey) -> Vec<Write> {
         let mut writes = self.seeding_after(key, None);
         let owners = self.owners.get(key).cloned().unwrap_or_default();
