@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use sweep_shared::registry::{self, FileError};
 use sweep_shared::{
-    ignored_by_stl, DatasetName, JobSpec, NoopJob, Objective, SettingsError, TrainSettings,
+    ignored_by, DatasetName, JobSpec, NoopJob, Objective, SettingsError, TrainSettings,
 };
 
 use crate::ids::{JobKey, SweepName};
@@ -180,15 +180,21 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
         return Err(bad(
             source,
             "objectives",
-            "at least one of stl, mtl is needed",
+            "at least one of stl, mtl, expo, idexpo, constrained is needed",
         ));
     }
     let alphas = match &file.alphas {
         None => vec![],
         Some(v) => alpha_grid(v, source)?,
     };
-    if file.objectives.contains(&Objective::Mtl) && alphas.is_empty() {
-        return Err(bad(source, "alphas", "objective mtl needs at least one α"));
+    if let Some(o) = file.objectives.iter().find(|o| o.takes_alpha()) {
+        if alphas.is_empty() {
+            return Err(bad(
+                source,
+                "alphas",
+                format!("objective {o} needs at least one α"),
+            ));
+        }
     }
     for (i, &a) in alphas.iter().enumerate() {
         if !(a > 0.0 && a < 1.0) {
@@ -388,9 +394,12 @@ impl SweepPlan {
         let per_point: u64 = f
             .objectives
             .iter()
-            .map(|o| match o {
-                Objective::Stl => 1,
-                Objective::Mtl => self.alphas.len() as u64,
+            .map(|o| {
+                if o.takes_alpha() {
+                    self.alphas.len() as u64
+                } else {
+                    1
+                }
             })
             .sum();
         (f.datasets.len() as u64)
@@ -484,19 +493,16 @@ impl SweepPlan {
             }
             let identity = registry::files_identity(dataset);
             for &objective in &f.objectives {
-                let alphas: Vec<Option<f64>> = match objective {
-                    Objective::Stl => vec![None],
-                    Objective::Mtl => self.alphas.iter().map(|&a| Some(a)).collect(),
+                let alphas: Vec<Option<f64>> = if objective.takes_alpha() {
+                    self.alphas.iter().map(|&a| Some(a)).collect()
+                } else {
+                    vec![None]
                 };
+                let ignored = ignored_by(objective);
                 let mut grid = self.grid.keys.clone();
-                if objective == Objective::Stl {
-                    grid.retain(|k| !ignored_by_stl().contains(&k.as_str()));
-                }
+                grid.retain(|k| !ignored.contains(&k.as_str()));
                 for point in &self.grid.points {
-                    let settings = match objective {
-                        Objective::Stl => point.for_stl(),
-                        Objective::Mtl => point.clone(),
-                    };
+                    let settings = point.for_objective(objective);
                     for &alpha in &alphas {
                         for &seed in &self.seeds {
                             let spec = JobSpec {

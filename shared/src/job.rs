@@ -6,36 +6,75 @@ use sha2::Digest;
 
 use crate::{DatasetName, SettingsError, TrainSettings, UnknownName};
 
-/// What is trained: `f` and `g` jointly on the α-loss, or `f` alone with a
-/// global surrogate fitted afterwards (the "single-task" baseline).
+/// What is trained (method.md): `f` alone with a global surrogate fitted
+/// afterwards (the "single-task" baseline, section 1), `f` and `g` jointly
+/// on the α-loss (section 1), the α-loss plus ExpO's neighbourhood-fidelity
+/// regulariser (section 2) or ID-ExpO's insertion/deletion regulariser
+/// (section 3), or the prediction loss under a fidelity constraint by a
+/// Lagrangian (section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
     Stl,
     Mtl,
+    Expo,
+    Idexpo,
+    Constrained,
 }
 
 impl Objective {
+    pub const ALL: [Objective; 5] = [
+        Objective::Stl,
+        Objective::Mtl,
+        Objective::Expo,
+        Objective::Idexpo,
+        Objective::Constrained,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Objective::Stl => "stl",
             Objective::Mtl => "mtl",
+            Objective::Expo => "expo",
+            Objective::Idexpo => "idexpo",
+            Objective::Constrained => "constrained",
         }
+    }
+
+    /// How reports name it: `STL`, `MTL`, `ExpO`, `ID-ExpO`, `Constrained`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Objective::Stl => "STL",
+            Objective::Mtl => "MTL",
+            Objective::Expo => "ExpO",
+            Objective::Idexpo => "ID-ExpO",
+            Objective::Constrained => "Constrained",
+        }
+    }
+
+    /// Whether its jobs have an α (the weight of the prediction loss in the
+    /// joint loss): all but STL and the constrained objective.
+    pub fn takes_alpha(self) -> bool {
+        !matches!(self, Objective::Stl | Objective::Constrained)
+    }
+
+    /// Whether `g` trains with `f` (all but STL, whose `g` is fitted after).
+    pub fn trains_g(self) -> bool {
+        self != Objective::Stl
     }
 }
 
 impl FromStr for Objective {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "stl" => Ok(Objective::Stl),
-            "mtl" => Ok(Objective::Mtl),
-            _ => Err(UnknownName {
+        Objective::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownName {
                 kind: "objective",
                 name: s.to_string(),
-                expected: "stl, mtl".to_string(),
-            }),
-        }
+                expected: Objective::ALL.map(|o| o.as_str()).join(", "),
+            })
     }
 }
 
@@ -51,7 +90,8 @@ impl fmt::Display for Objective {
 pub struct JobSpec {
     pub dataset: DatasetName,
     pub objective: Objective,
-    /// The weight of the prediction loss; `None` for [`Objective::Stl`].
+    /// The weight of the prediction loss; `None` for the objectives that
+    /// take none (see [`Objective::takes_alpha`]).
     pub alpha: Option<f64>,
     /// Drives initialisation, shuffling and every sampled quantity; never the split.
     pub seed: u64,
@@ -151,13 +191,19 @@ impl NoopJob {
 impl JobSpec {
     /// Checks the combination, naming the offending field.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        match (self.objective, self.alpha) {
-            (Objective::Mtl, None) => return Err(SettingsError::AlphaMissing),
-            (Objective::Mtl, Some(a)) if !(a > 0.0 && a < 1.0) => {
+        match (self.objective.takes_alpha(), self.alpha) {
+            (true, None) => return Err(SettingsError::AlphaMissing(self.objective)),
+            (true, Some(a)) if !(a > 0.0 && a < 1.0) => {
                 return Err(SettingsError::AlphaOutOfRange(a))
             }
-            (Objective::Stl, Some(_)) => return Err(SettingsError::AlphaNotTaken),
+            (false, Some(_)) => return Err(SettingsError::AlphaNotTaken(self.objective)),
             _ => {}
+        }
+        if self.objective == Objective::Constrained && self.settings.gf_target.is_none() {
+            return Err(SettingsError::Required {
+                field: "gf_target",
+                objective: self.objective,
+            });
         }
         if let Some(noop) = &self.noop {
             noop.validate()?;
@@ -211,6 +257,61 @@ impl JobSpec {
             self.alpha,
             &self.grid_label(),
         )
+    }
+
+    /// How a report's table heads the job's cell within its panel:
+    /// `STL`, `α = 0.5` (MTL, as the published table does),
+    /// `ExpO λ = 1, α = 0.5`, `ID-ExpO λ₁ = 1, α = 0.5`,
+    /// `Constrained ε = 0.01`; an objective's other settings follow when
+    /// the sweep's grid varies them.
+    pub fn column_label(&self) -> String {
+        let s = &self.settings;
+        let mut parts: Vec<String> = Vec::new();
+        match self.objective {
+            Objective::Stl | Objective::Mtl => {}
+            Objective::Expo => parts.push(format!("λ = {}", s.expo_lambda)),
+            Objective::Idexpo => parts.push(format!("λ₁ = {}", s.idexpo_lambda)),
+            Objective::Constrained => {
+                if let Some(eps) = s.gf_target {
+                    parts.push(format!("ε = {eps}"));
+                }
+            }
+        }
+        for key in &self.grid {
+            let symbol = match key.as_str() {
+                "expo_sigma" => "σ_r",
+                "expo_batch" => "B_r",
+                "idexpo_tau" => "τ",
+                "idexpo_explainer" => "explainer",
+                "idexpo_log_softmax" => "log-softmax",
+                "idexpo_deletion" => "deletion",
+                "dual_lr" => "η_μ",
+                "mu_init" => "μ₀",
+                _ => continue,
+            };
+            let value = s.value_text(key).unwrap_or_default();
+            parts.push(format!("{symbol} = {value}"));
+        }
+        if let Some(a) = self.alpha {
+            parts.push(format!("α = {a}"));
+        }
+        let settings = parts.join(", ");
+        match self.objective {
+            Objective::Stl => "STL".to_string(),
+            Objective::Mtl => settings,
+            o => format!("{} {settings}", o.title()),
+        }
+    }
+
+    /// The objective's own main setting (ExpO's λ, ID-ExpO's λ₁, the
+    /// constrained objective's ε), by which reports order its cells.
+    pub fn objective_parameter(&self) -> Option<f64> {
+        match self.objective {
+            Objective::Stl | Objective::Mtl => None,
+            Objective::Expo => Some(self.settings.expo_lambda),
+            Objective::Idexpo => Some(self.settings.idexpo_lambda),
+            Objective::Constrained => self.settings.gf_target,
+        }
     }
 
     /// A short human label such as `wine mtl α=0.1 seed=0`.

@@ -23,9 +23,10 @@ pub use dataset::{DatasetName, Task, UnknownName};
 pub use job::{cell_label, JobSpec, NoopJob, Objective};
 pub use metrics::{Explanation, JobResult, Metrics};
 pub use protocol::{
-    EarlyStoppingOn, EpochRecord, GInit, LrSchedule, Protocol, StopReason, LR_COLLAPSED_BELOW,
+    EarlyStoppingOn, EpochRecord, GInit, IdDeletion, IdExplainer, LrSchedule, Protocol, StopReason,
+    LR_COLLAPSED_BELOW,
 };
-pub use settings::{ignored_by_stl, SettingsError, TrainSettings};
+pub use settings::{ignored_by, is_objective_setting, SettingsError, TrainSettings};
 
 /// The version of the training code, part of every job key: results from
 /// another version of the science are not reused.

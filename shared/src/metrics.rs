@@ -37,6 +37,15 @@ pub struct Metrics {
     /// Deletion score of gradient × input of `f`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub del_grad: Option<f64>,
+    /// The constrained objective's final Lagrange multiplier μ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mu: Option<f64>,
+    /// The constrained objective: whether GF ≤ ε held on the validation rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint_met_val: Option<bool>,
+    /// The constrained objective: whether GF ≤ ε held on the test rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint_met_test: Option<bool>,
     /// Test points GNF (and insertion/deletion) was averaged over.
     pub gnf_points: usize,
     pub epochs: usize,

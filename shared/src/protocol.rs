@@ -56,6 +56,32 @@ pub enum GInit {
     LeastSquares,
 }
 
+/// Whose explanation ID-ExpO's regulariser orders the features by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdExplainer {
+    /// The surrogate's `e_j = q_j·(x_j − b_j)` (method.md section 3).
+    #[default]
+    Surrogate,
+    /// Gradient × input of `f`, as the masked product of the weight
+    /// matrices (see the worker's `idexpo::by_gradient`).
+    Gradient,
+}
+
+/// The form of ID-ExpO's regression deletion term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdDeletion {
+    /// method.md's `CDel = −mean_k (f(x_del^k) − f(x))² / var(y)`: unbounded
+    /// below, so training can lower it without end by moving `f` far on the
+    /// deletion inputs (on Wine it drove the test MSE to about 1e18).
+    #[default]
+    Squared,
+    /// `CDel = −mean_k (1 − exp(−(f(x_del^k) − f(x))² / var(y)))`: the same
+    /// slope near `f(x)`, saturating at −1 (Welsch's bounded loss).
+    Welsch,
+}
+
 /// Why a training run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

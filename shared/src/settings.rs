@@ -1,6 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{is_default, EarlyStoppingOn, GInit, LrSchedule, Protocol};
+use crate::protocol::{
+    is_default, EarlyStoppingOn, GInit, IdDeletion, IdExplainer, LrSchedule, Protocol,
+};
+use crate::Objective;
 
 /// Training and measurement settings of a job.
 ///
@@ -66,6 +69,64 @@ pub struct TrainSettings {
     /// Epochs of `f` alone on the prediction loss before the joint loss.
     #[serde(skip_serializing_if = "is_default")]
     pub warmup_epochs: usize,
+
+    // The settings of the explanation-quality objectives (method.md
+    // sections 2, 3 and 6). Each is read by its objective alone (see
+    // [`ignored_by`]) and left out of the JSON at its default.
+    /// ExpO's λ: the weight of the neighbourhood-fidelity regulariser.
+    #[serde(skip_serializing_if = "is_default_one")]
+    pub expo_lambda: f64,
+    /// ExpO's σ_r: the standard deviation of the regulariser's neighbours.
+    #[serde(skip_serializing_if = "is_default_expo_sigma")]
+    pub expo_sigma: f64,
+    /// ExpO's B_r: training rows whose neighbourhoods each step regularises.
+    #[serde(skip_serializing_if = "is_default_expo_batch")]
+    pub expo_batch: usize,
+    /// ID-ExpO's λ₁: the weight of `CIns + CDel`.
+    #[serde(skip_serializing_if = "is_default_one")]
+    pub idexpo_lambda: f64,
+    /// ID-ExpO's τ: the sharpness of the soft masks.
+    #[serde(skip_serializing_if = "is_default_idexpo_tau")]
+    pub idexpo_tau: f64,
+    /// Whose explanation ID-ExpO's regulariser orders the features by.
+    #[serde(skip_serializing_if = "is_default")]
+    pub idexpo_explainer: IdExplainer,
+    /// ID-ExpO: order by the log-softmax of the explanation instead of the explanation.
+    #[serde(skip_serializing_if = "is_default")]
+    pub idexpo_log_softmax: bool,
+    /// ID-ExpO's regression deletion term: `squared` (method.md) or the
+    /// bounded `welsch`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub idexpo_deletion: IdDeletion,
+    /// The constrained objective's ε: the GF the model must stay within.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gf_target: Option<f64>,
+    /// The constrained objective's dual step η_μ.
+    #[serde(skip_serializing_if = "is_default_one")]
+    pub dual_lr: f64,
+    /// The constrained objective's starting multiplier μ.
+    #[serde(skip_serializing_if = "is_default")]
+    pub mu_init: f64,
+}
+
+fn is_default_one(v: &f64) -> bool {
+    *v == 1.0
+}
+
+const DEFAULT_EXPO_SIGMA: f64 = 0.1;
+const DEFAULT_EXPO_BATCH: usize = 16;
+const DEFAULT_IDEXPO_TAU: f64 = 10.0;
+
+fn is_default_expo_sigma(v: &f64) -> bool {
+    *v == DEFAULT_EXPO_SIGMA
+}
+
+fn is_default_expo_batch(v: &usize) -> bool {
+    *v == DEFAULT_EXPO_BATCH
+}
+
+fn is_default_idexpo_tau(v: &f64) -> bool {
+    *v == DEFAULT_IDEXPO_TAU
 }
 
 const DEFAULT_LR_MIN_DELTA: f64 = 1e-4;
@@ -74,11 +135,49 @@ fn is_default_lr_min_delta(v: &f64) -> bool {
     *v == DEFAULT_LR_MIN_DELTA
 }
 
-/// The settings STL's training never reads (it has no `g` to start or
-/// to hold back): a grid over them would only repeat its jobs, so they
-/// stay at their defaults in its key (see [`TrainSettings::for_stl`]).
-pub fn ignored_by_stl() -> &'static [&'static str] {
-    &["g_init", "warmup_epochs"]
+/// The settings of `g`'s joint training, which STL (no `g` to start or to
+/// hold back) never reads.
+const JOINT: [&str; 2] = ["g_init", "warmup_epochs"];
+const EXPO: [&str; 3] = ["expo_lambda", "expo_sigma", "expo_batch"];
+const IDEXPO: [&str; 5] = [
+    "idexpo_lambda",
+    "idexpo_tau",
+    "idexpo_explainer",
+    "idexpo_log_softmax",
+    "idexpo_deletion",
+];
+const CONSTRAINED: [&str; 3] = ["gf_target", "dual_lr", "mu_init"];
+
+/// The settings `objective`'s training never reads: a grid over them would
+/// only repeat its jobs, so they stay at their defaults in its key (see
+/// [`TrainSettings::for_objective`]).
+pub fn ignored_by(objective: Objective) -> Vec<&'static str> {
+    let (joint, expo, idexpo, constrained) = match objective {
+        Objective::Stl => (true, true, true, true),
+        Objective::Mtl => (false, true, true, true),
+        Objective::Expo => (false, false, true, true),
+        Objective::Idexpo => (false, true, false, true),
+        Objective::Constrained => (false, true, true, false),
+    };
+    let mut out = Vec::new();
+    for (ignored, names) in [
+        (joint, &JOINT[..]),
+        (expo, &EXPO[..]),
+        (idexpo, &IDEXPO[..]),
+        (constrained, &CONSTRAINED[..]),
+    ] {
+        if ignored {
+            out.extend_from_slice(names);
+        }
+    }
+    out
+}
+
+/// Whether a setting belongs to one objective alone (ExpO's λ, the
+/// constrained objective's ε, …): reports name it with the objective in a
+/// column's heading rather than as a panel of its own.
+pub fn is_objective_setting(name: &str) -> bool {
+    EXPO.contains(&name) || IDEXPO.contains(&name) || CONSTRAINED.contains(&name)
 }
 
 impl Default for TrainSettings {
@@ -109,6 +208,17 @@ impl Default for TrainSettings {
             min_epochs: 0,
             g_init: GInit::Glorot,
             warmup_epochs: 0,
+            expo_lambda: 1.0,
+            expo_sigma: DEFAULT_EXPO_SIGMA,
+            expo_batch: DEFAULT_EXPO_BATCH,
+            idexpo_lambda: 1.0,
+            idexpo_tau: DEFAULT_IDEXPO_TAU,
+            idexpo_explainer: IdExplainer::Surrogate,
+            idexpo_log_softmax: false,
+            idexpo_deletion: IdDeletion::Squared,
+            gf_target: None,
+            dual_lr: 1.0,
+            mu_init: 0.0,
         }
     }
 }
@@ -142,12 +252,17 @@ pub enum SettingsError {
     NotFinite { field: &'static str },
     #[error("hidden: layer widths must be at least 1")]
     EmptyLayer,
-    #[error("alpha: required for objective mtl")]
-    AlphaMissing,
+    #[error("alpha: required for objective {0}")]
+    AlphaMissing(Objective),
     #[error("alpha: {0} is outside (0, 1)")]
     AlphaOutOfRange(f64),
-    #[error("alpha: objective stl trains f alone and takes no alpha")]
-    AlphaNotTaken,
+    #[error("alpha: objective {0} takes no alpha")]
+    AlphaNotTaken(Objective),
+    #[error("{field}: required for objective {objective}")]
+    Required {
+        field: &'static str,
+        objective: Objective,
+    },
 }
 
 /// The largest network a worker builds: a layer of 8,192 units is already
@@ -160,7 +275,7 @@ impl TrainSettings {
     /// Each bounded setting with its value and its upper bound: far above
     /// any experiment of method.md, low enough that no value allocates
     /// more than a worker has or runs for days.
-    fn upper_bounds(&self) -> [(&'static str, f64, f64); 11] {
+    fn upper_bounds(&self) -> [(&'static str, f64, f64); 14] {
         let widest = self.hidden.iter().copied().max().unwrap_or(0);
         [
             (
@@ -178,6 +293,9 @@ impl TrainSettings {
             ("synthetic_rows", self.synthetic_rows as f64, 1_000_000.0),
             ("learning_rate", self.learning_rate, 10.0),
             ("gnf_sigma", self.gnf_sigma, 100.0),
+            ("expo_batch", self.expo_batch as f64, 4096.0),
+            ("expo_sigma", self.expo_sigma, 100.0),
+            ("idexpo_tau", self.idexpo_tau, 1e6),
         ]
     }
 
@@ -246,17 +364,63 @@ impl TrainSettings {
                 value: self.min_epochs,
             });
         }
+        fn non_negative(field: &'static str, value: f64) -> Result<(), SettingsError> {
+            if value >= 0.0 && value.is_finite() {
+                Ok(())
+            } else {
+                Err(SettingsError::Negative { field, value })
+            }
+        }
+        non_negative("expo_lambda", self.expo_lambda)?;
+        positive("expo_sigma", self.expo_sigma)?;
+        at_least("expo_batch", self.expo_batch, 1)?;
+        non_negative("idexpo_lambda", self.idexpo_lambda)?;
+        positive("idexpo_tau", self.idexpo_tau)?;
+        if let Some(eps) = self.gf_target {
+            positive("gf_target", eps)?;
+        }
+        non_negative("dual_lr", self.dual_lr)?;
+        non_negative("mu_init", self.mu_init)?;
+        for (field, value) in [
+            ("expo_lambda", self.expo_lambda),
+            ("idexpo_lambda", self.idexpo_lambda),
+            ("dual_lr", self.dual_lr),
+            ("mu_init", self.mu_init),
+        ] {
+            if value > 1e6 {
+                return Err(SettingsError::TooLarge {
+                    field,
+                    value,
+                    max: 1e6,
+                });
+            }
+        }
         Ok(())
     }
 
-    /// These settings with the ones STL ignores at their defaults.
-    pub fn for_stl(&self) -> TrainSettings {
+    /// These settings with the ones `objective` ignores at their defaults.
+    pub fn for_objective(&self, objective: Objective) -> TrainSettings {
         let d = TrainSettings::default();
-        TrainSettings {
-            g_init: d.g_init,
-            warmup_epochs: d.warmup_epochs,
-            ..self.clone()
+        let mut s = self.clone();
+        for name in ignored_by(objective) {
+            match name {
+                "g_init" => s.g_init = d.g_init,
+                "warmup_epochs" => s.warmup_epochs = d.warmup_epochs,
+                "expo_lambda" => s.expo_lambda = d.expo_lambda,
+                "expo_sigma" => s.expo_sigma = d.expo_sigma,
+                "expo_batch" => s.expo_batch = d.expo_batch,
+                "idexpo_lambda" => s.idexpo_lambda = d.idexpo_lambda,
+                "idexpo_tau" => s.idexpo_tau = d.idexpo_tau,
+                "idexpo_explainer" => s.idexpo_explainer = d.idexpo_explainer,
+                "idexpo_log_softmax" => s.idexpo_log_softmax = d.idexpo_log_softmax,
+                "idexpo_deletion" => s.idexpo_deletion = d.idexpo_deletion,
+                "gf_target" => s.gf_target = d.gf_target,
+                "dual_lr" => s.dual_lr = d.dual_lr,
+                "mu_init" => s.mu_init = d.mu_init,
+                other => unreachable!("ignored_by names a setting for_objective resets: {other}"),
+            }
         }
+        s
     }
 
     /// The names of every setting, as a sweep file spells them.
@@ -278,6 +442,17 @@ impl TrainSettings {
             min_epochs: 1,
             g_init: GInit::LeastSquares,
             warmup_epochs: 1,
+            expo_lambda: 2.0,
+            expo_sigma: 0.5,
+            expo_batch: 8,
+            idexpo_lambda: 2.0,
+            idexpo_tau: 5.0,
+            idexpo_explainer: IdExplainer::Gradient,
+            idexpo_log_softmax: true,
+            idexpo_deletion: IdDeletion::Welsch,
+            gf_target: Some(0.01),
+            dual_lr: 2.0,
+            mu_init: 1.0,
             ..TrainSettings::default()
         }
     }
@@ -311,6 +486,17 @@ fn skipped_default(name: &str) -> Option<serde_json::Value> {
         "min_epochs" => serde_json::to_value(d.min_epochs).ok(),
         "g_init" => serde_json::to_value(d.g_init).ok(),
         "warmup_epochs" => serde_json::to_value(d.warmup_epochs).ok(),
+        "expo_lambda" => serde_json::to_value(d.expo_lambda).ok(),
+        "expo_sigma" => serde_json::to_value(d.expo_sigma).ok(),
+        "expo_batch" => serde_json::to_value(d.expo_batch).ok(),
+        "idexpo_lambda" => serde_json::to_value(d.idexpo_lambda).ok(),
+        "idexpo_tau" => serde_json::to_value(d.idexpo_tau).ok(),
+        "idexpo_explainer" => serde_json::to_value(d.idexpo_explainer).ok(),
+        "idexpo_log_softmax" => serde_json::to_value(d.idexpo_log_softmax).ok(),
+        "idexpo_deletion" => serde_json::to_value(d.idexpo_deletion).ok(),
+        "gf_target" => Some(serde_json::Value::String("none".into())),
+        "dual_lr" => serde_json::to_value(d.dual_lr).ok(),
+        "mu_init" => serde_json::to_value(d.mu_init).ok(),
         _ => None,
     }
 }
@@ -363,5 +549,64 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("min_epochs:"));
+    }
+
+    #[test]
+    fn objective_settings_are_checked_and_reset_where_ignored() {
+        for (s, field) in [
+            (
+                TrainSettings {
+                    expo_lambda: -1.0,
+                    ..Default::default()
+                },
+                "expo_lambda:",
+            ),
+            (
+                TrainSettings {
+                    idexpo_tau: -2.0,
+                    ..Default::default()
+                },
+                "idexpo_tau:",
+            ),
+            (
+                TrainSettings {
+                    gf_target: Some(0.0),
+                    ..Default::default()
+                },
+                "gf_target:",
+            ),
+            (
+                TrainSettings {
+                    expo_batch: 0,
+                    ..Default::default()
+                },
+                "expo_batch:",
+            ),
+        ] {
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.starts_with(field), "{err}");
+        }
+        let s = TrainSettings {
+            expo_lambda: 3.0,
+            idexpo_tau: 4.0,
+            gf_target: Some(0.01),
+            warmup_epochs: 2,
+            ..Default::default()
+        };
+        let expo = s.for_objective(Objective::Expo);
+        assert_eq!((expo.expo_lambda, expo.idexpo_tau), (3.0, 10.0));
+        assert_eq!((expo.gf_target, expo.warmup_epochs), (None, 2));
+        let stl = s.for_objective(Objective::Stl);
+        assert_eq!(stl, TrainSettings::default());
+        let constrained = s.for_objective(Objective::Constrained);
+        assert_eq!(constrained.gf_target, Some(0.01));
+        assert_eq!(constrained.expo_lambda, 1.0);
+        // Every name ignored_by lists is a setting.
+        let names = TrainSettings::field_names();
+        for o in Objective::ALL {
+            for n in ignored_by(o) {
+                assert!(names.iter().any(|k| k == n), "{n}");
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@ use crate::lime::{gnf, Lime, Neighbourhood};
 use crate::linalg::NumericError;
 use crate::metrics;
 use crate::model::Model;
+use crate::objective::Plan;
 use crate::{insertion, surrogate, train};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,8 @@ enum Stream {
     Shuffle = 1,
     Lime = 2,
     Neighbours = 3,
+    /// ExpO's regulariser neighbourhoods.
+    Regulariser = 4,
 }
 
 fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
@@ -88,21 +91,19 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         &s.hidden,
         &mut rng(spec.seed, Stream::Init),
     );
-    let alpha = match spec.objective {
-        Objective::Mtl => spec.alpha,
-        Objective::Stl => None,
-    };
-    if alpha.is_some() && s.g_init == GInit::LeastSquares {
+    let plan = Plan::of(spec);
+    if plan.trains_g() && s.g_init == GInit::LeastSquares {
         train::init_g_least_squares(&mut model, &data.x_train, &data.y_train, s)?;
     }
     let outcome = train::train(
         &mut model,
         &data.x_train,
         &data.y_train,
-        alpha,
+        plan,
         s,
         &mut rng(spec.seed, Stream::Shuffle),
-    );
+        rng(spec.seed, Stream::Regulariser),
+    )?;
     let mut train_seconds = outcome.seconds;
     // The authors' STL classification surrogate predicts hard labels.
     let hard_g = authors && spec.objective == Objective::Stl && data.task == Task::Classification;
@@ -212,18 +213,26 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
             f1 = Some(f);
         }
     }
+    let gf_test = metrics::gf(&f_test, &g_test);
+    let gf_target = match plan {
+        Plan::Constrained { gf_target } => Some(gf_target),
+        _ => None,
+    };
     let metrics = Metrics {
         mse,
         r2,
         accuracy,
         f1,
-        gf: metrics::gf(&f_test, &g_test),
+        gf: gf_test,
         gnf: gnf.value,
         r2_fg: metrics::r2_fg(&f_test, &g_test),
         ins_g: Some(of_g.insertion),
         del_g: Some(of_g.deletion),
         ins_grad: Some(of_grad.insertion),
         del_grad: Some(of_grad.deletion),
+        mu: outcome.mu,
+        constraint_met_val: gf_target.zip(outcome.val_gf).map(|(eps, v)| v <= eps),
+        constraint_met_test: gf_target.map(|eps| gf_test <= eps),
         gnf_points: gnf.points,
         epochs: outcome.epochs,
         final_lr: outcome.final_lr,

@@ -32,6 +32,37 @@ pub fn solve_spd(a: &[f64], b: &mut [f64]) -> Result<(), NumericError> {
     Err(NumericError::Singular)
 }
 
+/// The inverse of a symmetric positive-definite `A` (row-major n×n), by
+/// Cholesky with the same jitter as [`solve_spd`]: one factorisation, then
+/// `n` triangular solves.
+pub fn inverse_spd(a: &[f64], n: usize) -> Result<Vec<f64>, NumericError> {
+    assert_eq!(a.len(), n * n);
+    let scale = (0..n)
+        .map(|i| a[i * n + i].abs())
+        .fold(0.0, f64::max)
+        .max(1e-300);
+    for jitter in [0.0, 1e-12, 1e-10, 1e-8, 1e-6] {
+        let mut l = a.to_vec();
+        for i in 0..n {
+            l[i * n + i] += jitter * scale;
+        }
+        if cholesky(&mut l, n) {
+            let mut inv = vec![0.0; n * n];
+            let mut col = vec![0.0; n];
+            for j in 0..n {
+                col.iter_mut().for_each(|c| *c = 0.0);
+                col[j] = 1.0;
+                forward_back(&l, n, &mut col);
+                for i in 0..n {
+                    inv[i * n + j] = col[i];
+                }
+            }
+            return Ok(inv);
+        }
+    }
+    Err(NumericError::Singular)
+}
+
 fn cholesky(a: &mut [f64], n: usize) -> bool {
     for j in 0..n {
         let mut d = a[j * n + j];

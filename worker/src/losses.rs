@@ -53,23 +53,42 @@ pub fn joint_loss(task: Task, alpha: Option<f64>, f: &[f32], g: &[f32], y: &[f32
 
 pub type Scalar = Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>;
 
-/// The taped joint loss of one batch. `x` is (rows, inputs), `y` (rows, 1).
+/// The weights of the two terms of a joint loss: `(α, 1 − α)` for the
+/// α-loss, `(1, μ)` for the constrained objective's Lagrangian.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weights {
+    pub base: f32,
+    pub fidelity: f32,
+}
+
+impl Weights {
+    /// The α-loss's weights.
+    pub fn alpha(alpha: f32) -> Self {
+        Weights {
+            base: alpha,
+            fidelity: 1.0 - alpha,
+        }
+    }
+}
+
+/// The taped joint loss of one batch. `x` is (rows, inputs), `y` (rows, 1);
+/// `weights = None` is the prediction loss of `f` alone.
 ///
 /// Every op runs on the tensor that carries the tape; a value used twice is
 /// split off its tape and reused by id, so its gradient accumulates from
 /// both uses before its own backward op runs (dfdx replays ops in reverse
 /// creation order).
-pub fn batch_loss(model: &Model, x: Mat, y: &Mat, alpha: Option<f32>) -> Scalar {
+pub fn batch_loss(model: &Model, x: Mat, y: &Mat, weights: Option<Weights>) -> Scalar {
     let (x, tape) = x.traced(Gradients::leaky()).split_tape();
     let f = model.f_forward(x.clone().put_tape(tape));
-    let Some(alpha) = alpha else {
+    let Some(w) = weights else {
         return base_loss_taped(model.task, f, y);
     };
     let (f, tape) = f.split_tape();
     let g = model.g_forward(x.put_tape(tape));
-    let fidelity = (g - f.clone()).square().mean::<(), _>() * (1.0 - alpha);
+    let fidelity = (g - f.clone()).square().mean::<(), _>() * w.fidelity;
     let (fidelity, tape) = fidelity.split_tape();
-    let base = base_loss_taped(model.task, f.put_tape(tape), y) * alpha;
+    let base = base_loss_taped(model.task, f.put_tape(tape), y) * w.base;
     base + fidelity
 }
 
@@ -99,7 +118,6 @@ fn base_loss_taped(
 mod tests {
     use super::*;
     use crate::data::Matrix;
-    use crate::model::ParamMut;
     use rand::SeedableRng;
 
     #[test]
@@ -111,17 +129,22 @@ mod tests {
     }
 
     /// The taped loss and its gradients against the plain loss and central
-    /// finite differences, for both tasks and both objectives.
+    /// finite differences, for both tasks: `f` alone, the α-loss, and the
+    /// constrained objective's Lagrangian weights `(1, μ)`.
     #[test]
     fn gradients_match_finite_differences() {
+        let lagrangian = Weights {
+            base: 1.0,
+            fidelity: 2.5,
+        };
         for task in [Task::Regression, Task::Classification] {
-            for alpha in [None, Some(0.3f32)] {
-                check_gradients(task, alpha);
+            for weights in [None, Some(Weights::alpha(0.3)), Some(lagrangian)] {
+                check_gradients(task, weights);
             }
         }
     }
 
-    fn check_gradients(task: Task, alpha: Option<f32>) {
+    fn check_gradients(task: Task, weights: Option<Weights>) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut model = Model::new(task, 3, &[5, 4], &mut rng);
         let xs: Vec<f32> = (0..18)
@@ -136,51 +159,25 @@ mod tests {
         let plain = |m: &Model| {
             let f = m.predict_f(&x);
             let g = m.predict_g(&x);
-            joint_loss(task, alpha.map(f64::from), &f, &g, &ys)
+            match weights {
+                None => joint_loss(task, None, &f, &g, &ys),
+                Some(w) => {
+                    let base = joint_loss(task, None, &f, &g, &ys);
+                    let fid = crate::metrics::gf(&f, &g);
+                    f64::from(w.base) * base + f64::from(w.fidelity) * fid
+                }
+            }
         };
 
-        let loss = batch_loss(&model, model.batch(&x), &y, alpha);
+        let loss = batch_loss(&model, model.batch(&x), &y, weights);
         assert!((f64::from(loss.array()) - plain(&model)).abs() < 1e-5);
-        let mut grads = loss.backward();
-        let with_g = alpha.is_some();
-        let analytic: Vec<Vec<f32>> = model
-            .params_mut(with_g)
-            .iter()
-            .map(|p| p.grad(&mut grads).to_vec())
-            .collect();
-
-        let h = 1e-2f32;
-        for (k, expected) in analytic.iter().enumerate() {
-            let fixed: Vec<bool> = {
-                let params = model.params_mut(with_g);
-                (0..expected.len()).map(|i| params[k].is_fixed(i)).collect()
-            };
-            for i in (0..expected.len()).step_by(3) {
-                if fixed[i] {
-                    assert_eq!(expected[i], 0.0, "the constant-1 column never trains");
-                    continue;
-                }
-                let mut at = |delta: f32| {
-                    let mut params = model.params_mut(with_g);
-                    let p: &mut ParamMut = &mut params[k];
-                    let mut buf = vec![0.0; p.len()];
-                    p.read(&mut buf);
-                    buf[i] += delta;
-                    p.write(&buf);
-                    drop(params);
-                    let l = plain(&model);
-                    let mut params = model.params_mut(with_g);
-                    buf[i] -= delta;
-                    params[k].write(&buf);
-                    l
-                };
-                let numeric = (at(h) - at(-h)) / (2.0 * f64::from(h));
-                let got = f64::from(expected[i]);
-                assert!(
-                    (numeric - got).abs() < 2e-3 + 2e-2 * numeric.abs(),
-                    "{task:?} α={alpha:?} param {k}[{i}]: analytic {got}, numeric {numeric}"
-                );
-            }
-        }
+        crate::gradcheck::check(
+            &mut model,
+            weights.is_some(),
+            loss,
+            &plain,
+            (1e-2, 2e-3, 2e-2),
+            &format!("{task:?} {weights:?}"),
+        );
     }
 }

@@ -62,10 +62,11 @@ struct TrainArgs {
     /// wine, adult, housing, titanic, autompg, or a built-in: friedman1, moons.
     #[arg(long)]
     dataset: DatasetName,
-    /// mtl (joint α-loss) or stl (f alone, then a post-hoc surrogate).
+    /// stl (f alone, then a post-hoc surrogate), mtl (the joint α-loss),
+    /// expo or idexpo (the α-loss plus a regulariser), constrained (GF ≤ gf_target).
     #[arg(long)]
     objective: Objective,
-    /// Weight of the prediction loss, in (0, 1); mtl only.
+    /// Weight of the prediction loss, in (0, 1); mtl, expo and idexpo.
     #[arg(long)]
     alpha: Option<f64>,
     #[arg(long, default_value_t = 0)]
@@ -104,6 +105,43 @@ struct TrainArgs {
     /// Rows of the built-in synthetic datasets.
     #[arg(long, default_value_t = 2000)]
     synthetic_rows: usize,
+    /// Any other training setting, as a sweep file's `[training]` writes
+    /// it: `--set expo_lambda=0.5 --set gf_target=0.01`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+/// `settings` with `key=value` pairs applied, each value read as TOML (so
+/// `0.5`, `"surrogate"` or a bare `surrogate`, `[64, 64]`).
+fn with_overrides(settings: TrainSettings, pairs: &[String]) -> anyhow::Result<TrainSettings> {
+    if pairs.is_empty() {
+        return Ok(settings);
+    }
+    let mut table = toml::Table::try_from(&settings)?;
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            anyhow::bail!("--set {pair}: expected KEY=VALUE");
+        };
+        let key = key.trim();
+        if !TrainSettings::field_names().iter().any(|k| k == key) {
+            anyhow::bail!(
+                "--set {pair}: unknown setting `{key}`; expected one of {}",
+                TrainSettings::field_names().join(", ")
+            );
+        }
+        let parsed: toml::Value = match format!("v = {value}").parse::<toml::Table>() {
+            Ok(mut t) => t.remove("v").expect("just written"),
+            Err(_) => toml::Value::String(value.to_string()),
+        };
+        table.insert(key.to_string(), parsed);
+        // Read back after each pair, so that a bad value names its key.
+        if let Err(e) = table.clone().try_into::<TrainSettings>() {
+            anyhow::bail!("--set {pair}: {key}: {}", e.message());
+        }
+    }
+    let settings: TrainSettings = table.try_into()?;
+    settings.validate()?;
+    Ok(settings)
 }
 
 #[derive(Args)]
@@ -132,6 +170,13 @@ struct BenchArgs {
     /// regression or classification (sets the output and loss).
     #[arg(long, default_value = "regression", value_parser = parse_task)]
     task: Task,
+    /// The objective whose step is timed: stl, mtl, expo, idexpo or constrained.
+    #[arg(long, default_value = "mtl", value_parser = parse_objective)]
+    objective: Objective,
+}
+
+fn parse_objective(s: &str) -> anyhow::Result<Objective> {
+    Ok(s.parse::<Objective>()?)
 }
 
 fn parse_task(s: &str) -> anyhow::Result<Task> {
@@ -195,6 +240,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 args.batch,
                 args.task,
                 args.steps.max(10),
+                args.objective,
             );
             println!("{}", serde_json::to_string(&result).expect("serialisable"));
             Ok(())
@@ -267,6 +313,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         synthetic_rows: args.synthetic_rows,
         ..TrainSettings::default()
     };
+    let settings = with_overrides(settings, &args.set)?;
     let spec = JobSpec {
         dataset: args.dataset,
         objective: args.objective,

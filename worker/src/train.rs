@@ -17,9 +17,11 @@ use sweep_shared::{EarlyStoppingOn, EpochRecord, StopReason, Task, TrainSettings
 
 use crate::callbacks::{Callbacks, Verdict};
 use crate::data::Matrix;
-use crate::losses::{batch_loss, joint_loss};
+use crate::linalg::NumericError;
+use crate::losses::{joint_loss, Weights};
 use crate::metrics::gf;
 use crate::model::{push_row, Model};
+use crate::objective::{Plan, StepLoss};
 use crate::optim::Adam;
 
 /// How training went.
@@ -32,6 +34,10 @@ pub struct TrainOutcome {
     pub stop_reason: StopReason,
     /// One record per epoch, warm-up first.
     pub curve: Vec<EpochRecord>,
+    /// The constrained objective's final multiplier μ.
+    pub mu: Option<f64>,
+    /// The constrained objective's validation GF with the final weights.
+    pub val_gf: Option<f64>,
 }
 
 /// The number of training rows that are fitted; the rest, from the end,
@@ -41,27 +47,42 @@ pub fn fitted_rows(rows: usize, s: &TrainSettings) -> usize {
     n_fit.clamp(1, rows - 1)
 }
 
-/// One optimisation step on a batch of `y.len()` rows (each followed by the
-/// constant-1 column, see [`push_row`]): forward, backward, Adam. `alpha = None` trains `f` alone.
-pub fn step(model: &mut Model, adam: &mut Adam, x: Vec<f32>, y: Vec<f32>, alpha: Option<f32>) {
-    let rows = y.len();
-    let xt = model.dev.tensor_from_vec(x, (rows, model.inputs() + 1));
-    let yt = model.dev.tensor_from_vec(y, (rows, 1));
-    let mut grads = batch_loss(model, xt, &yt, alpha).backward();
-    adam.step(&mut model.params_mut(alpha.is_some()), &mut grads);
+/// One optimisation step on a batch of `yb.len()` rows (each followed by
+/// the constant-1 column, see [`push_row`]): forward, backward, Adam.
+/// `weights = None` trains `f` alone.
+pub fn step(
+    model: &mut Model,
+    adam: &mut Adam,
+    loss: &mut StepLoss,
+    batch: (&[f32], &[f32]),
+    (train_x, n_fit): (&Matrix, usize),
+    weights: Option<Weights>,
+) -> Result<(), NumericError> {
+    let mut grads = loss
+        .batch(model, batch, train_x, n_fit, weights)?
+        .backward();
+    adam.step(&mut model.params_mut(weights.is_some()), &mut grads);
+    Ok(())
 }
 
 /// The validation losses of one epoch: the prediction loss, the fidelity
-/// term when `g` trains, and the loss being minimised, computed as
-/// `joint_loss` computes it so that the watched value is the same bits.
-fn validate(model: &Model, x_val: &Matrix, y_val: &[f32], alpha: Option<f64>) -> EpochRecord {
+/// term when `g` trains, and the value early stopping watches (see
+/// [`Plan::watched`]), computed as `joint_loss` computes the α-loss so
+/// that MTL's watched value is the same bits.
+fn validate(
+    model: &Model,
+    x_val: &Matrix,
+    y_val: &[f32],
+    plan: Option<Plan>,
+    mu: f64,
+) -> EpochRecord {
     let f = model.predict_f(x_val);
     let prediction = joint_loss(model.task, None, &f, &[], y_val);
-    let (fidelity, joint) = match alpha {
+    let (fidelity, joint) = match plan {
         None => (None, prediction),
-        Some(a) => {
+        Some(p) => {
             let fidelity = gf(&f, &model.predict_g(x_val));
-            (Some(fidelity), a * prediction + (1.0 - a) * fidelity)
+            (Some(fidelity), p.watched(prediction, Some(fidelity), mu))
         }
     };
     EpochRecord {
@@ -89,10 +110,12 @@ impl Epochs<'_> {
         &mut self,
         model: &mut Model,
         adam: &mut Adam,
-        alpha: Option<f32>,
+        loss: &mut StepLoss,
+        weights: Option<Weights>,
         rng: &mut ChaCha8Rng,
-    ) {
+    ) -> Result<(), NumericError> {
         self.order.shuffle(rng);
+        let n_fit = self.order.len();
         for chunk in self.order.chunks(self.batch_size) {
             self.xb.clear();
             self.yb.clear();
@@ -100,8 +123,10 @@ impl Epochs<'_> {
                 push_row(&mut self.xb, self.x.row(i));
                 self.yb.push(self.y[i]);
             }
-            step(model, adam, self.xb.clone(), self.yb.clone(), alpha);
+            let batch = (self.xb.as_slice(), self.yb.as_slice());
+            step(model, adam, loss, batch, (self.x, n_fit), weights)?;
         }
+        Ok(())
     }
 }
 
@@ -111,12 +136,13 @@ impl Epochs<'_> {
 fn warm_up(
     model: &mut Model,
     epochs: &mut Epochs<'_>,
+    loss: &mut StepLoss,
     (x_val, y_val): (&Matrix, &[f32]),
     s: &TrainSettings,
     rng: &mut ChaCha8Rng,
-) -> Vec<EpochRecord> {
+) -> Result<Vec<EpochRecord>, NumericError> {
     if s.warmup_epochs == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let mut adam = Adam::new(
         &model.params_mut(false),
@@ -127,12 +153,12 @@ fn warm_up(
     );
     (0..s.warmup_epochs)
         .map(|_| {
-            epochs.run(model, &mut adam, None, rng);
-            EpochRecord {
+            epochs.run(model, &mut adam, loss, None, rng)?;
+            Ok(EpochRecord {
                 lr: adam.lr,
                 warmup: true,
-                ..validate(model, x_val, y_val, None)
-            }
+                ..validate(model, x_val, y_val, None, 0.0)
+            })
         })
         .collect()
 }
@@ -152,22 +178,26 @@ pub fn init_g_least_squares(
     Ok(())
 }
 
-/// Trains `model` on `x`, `y`. With `alpha = None` only `f` is trained (STL);
-/// otherwise `f` and `g` are trained jointly on the α-loss.
+/// Trains `model` on `x`, `y` as `plan` says: `f` alone for STL, otherwise
+/// `f` and `g` jointly. `rng` shuffles the batches; `regulariser_rng`
+/// draws ExpO's neighbourhoods.
 pub fn train(
     model: &mut Model,
     x: &Matrix,
     y: &[f32],
-    alpha: Option<f64>,
+    plan: Plan,
     s: &TrainSettings,
     rng: &mut ChaCha8Rng,
-) -> TrainOutcome {
+    regulariser_rng: ChaCha8Rng,
+) -> Result<TrainOutcome, NumericError> {
     let start = Instant::now();
     let n_fit = fitted_rows(x.rows, s);
     let x_val = x.rows_range(n_fit..x.rows);
     let y_val = &y[n_fit..];
-    let with_g = alpha.is_some();
-    let alpha32 = alpha.map(|a| a as f32);
+    let with_g = plan.trains_g();
+    let mut loss = StepLoss::new(plan, s, (x, y, n_fit), regulariser_rng);
+    let constrained = matches!(plan, Plan::Constrained { .. });
+    let mut mu = s.mu_init;
     let mut epochs = Epochs {
         x,
         y,
@@ -179,7 +209,7 @@ pub fn train(
     let mut curve = Vec::new();
 
     if with_g {
-        curve = warm_up(model, &mut epochs, (&x_val, y_val), s, rng);
+        curve = warm_up(model, &mut epochs, &mut loss, (&x_val, y_val), s, rng)?;
     }
 
     let mut adam = Adam::new(
@@ -194,12 +224,18 @@ pub fn train(
     let mut stop_reason = StopReason::MaxEpochs;
     for epoch in 0..s.max_epochs {
         let lr = adam.lr;
-        epochs.run(model, &mut adam, alpha32, rng);
+        let weights = loss.weights(mu);
+        epochs.run(model, &mut adam, &mut loss, weights, rng)?;
         let record = EpochRecord {
             lr,
-            ..validate(model, &x_val, y_val, alpha)
+            ..validate(model, &x_val, y_val, with_g.then_some(plan), mu)
         };
         curve.push(record);
+        if let (Plan::Constrained { gf_target }, Some(fid)) = (plan, record.fidelity) {
+            // Dual ascent on the validation GF; the watched value above
+            // used the μ this epoch trained with.
+            mu = (mu + s.dual_lr * (fid - gf_target)).max(0.0);
+        }
         let watched = match s.early_stopping_on {
             EarlyStoppingOn::Prediction => record.prediction,
             EarlyStoppingOn::Joint | EarlyStoppingOn::None => record.joint,
@@ -225,13 +261,18 @@ pub fn train(
     if let Some(best) = best_weights {
         adam.restore(&best, &mut model.params_mut(with_g));
     }
-    TrainOutcome {
+    let val_gf = constrained
+        .then(|| validate(model, &x_val, y_val, Some(plan), mu).fidelity)
+        .flatten();
+    Ok(TrainOutcome {
         epochs: curve.len(),
         final_lr: adam.lr,
         seconds: start.elapsed().as_secs_f64(),
         stop_reason,
         curve,
-    }
+        mu: constrained.then_some(mu),
+        val_gf,
+    })
 }
 
 /// A black box that predicts worse than a constant: test MSE above 1 (the
@@ -314,13 +355,17 @@ mod tests {
             yb: Vec::new(),
         };
         let x_val = x.rows_range(n_fit..x.rows);
+        let plan = Plan::Joint { alpha: 0.5 };
+        let mut loss = StepLoss::new(plan, &s, (&x, &y, n_fit), ChaCha8Rng::seed_from_u64(3));
         let curve = warm_up(
             &mut model,
             &mut epochs,
+            &mut loss,
             (&x_val, &y[n_fit..]),
             &s,
             &mut ChaCha8Rng::seed_from_u64(2),
-        );
+        )
+        .unwrap();
         assert_eq!(model.g_coefficients(), g_before);
         assert_ne!(model.predict_f(&x), f_before);
         assert_eq!(curve.len(), 2);
@@ -330,10 +375,12 @@ mod tests {
             &mut model,
             &x,
             &y,
-            Some(0.5),
+            plan,
             &s,
             &mut ChaCha8Rng::seed_from_u64(2),
-        );
+            ChaCha8Rng::seed_from_u64(3),
+        )
+        .unwrap();
         assert!(outcome.curve[..2].iter().all(|e| e.warmup));
         assert!(outcome.curve[2..]
             .iter()
@@ -354,10 +401,12 @@ mod tests {
             &mut model,
             &x,
             &y,
-            None,
+            Plan::Stl,
             &s,
             &mut ChaCha8Rng::seed_from_u64(2),
-        );
+            ChaCha8Rng::seed_from_u64(3),
+        )
+        .unwrap();
         // Two epochs cannot exhaust a patience of 3.
         assert_eq!(
             (outcome.stop_reason, outcome.epochs),
@@ -373,10 +422,12 @@ mod tests {
             &mut model,
             &x,
             &y,
-            None,
+            Plan::Stl,
             &s,
             &mut ChaCha8Rng::seed_from_u64(2),
-        );
+            ChaCha8Rng::seed_from_u64(3),
+        )
+        .unwrap();
         assert_eq!(outcome.stop_reason, StopReason::EarlyStopping);
         assert!(outcome.epochs < 100);
     }

@@ -168,3 +168,117 @@ fn bench_step_prints_its_figures() {
     assert!(v["us_per_step"].as_f64().unwrap() > 0.0);
     assert_eq!(v["hidden"], serde_json::json!([16, 8]));
 }
+
+/// ExpO, ID-ExpO (both tasks) and the constrained objective: the same job
+/// in two processes gives the same bits, and each says what it measured.
+#[test]
+fn each_new_objective_is_deterministic_across_processes() {
+    let jobs: [&[&str]; 5] = [
+        &[
+            "--objective",
+            "expo",
+            "--alpha",
+            "0.5",
+            "--dataset",
+            "friedman1",
+        ],
+        &[
+            "--objective",
+            "idexpo",
+            "--alpha",
+            "0.5",
+            "--dataset",
+            "moons",
+        ],
+        &[
+            "--objective",
+            "idexpo",
+            "--alpha",
+            "0.5",
+            "--set",
+            "idexpo_explainer=gradient",
+            "--dataset",
+            "moons",
+        ],
+        &[
+            "--objective",
+            "idexpo",
+            "--alpha",
+            "0.5",
+            "--dataset",
+            "friedman1",
+        ],
+        &[
+            "--objective",
+            "constrained",
+            "--set",
+            "gf_target=0.05",
+            "--dataset",
+            "moons",
+        ],
+    ];
+    for args in jobs {
+        let a = without_timings(train(args));
+        let b = without_timings(train(args));
+        assert_eq!(a, b, "{args:?}");
+        let m = &a["metrics"];
+        assert!(m["gf"].is_number() && m["ins_g"].is_number(), "{m}");
+        if args[1] == "constrained" {
+            assert!(m["mu"].as_f64().unwrap() >= 0.0, "{m}");
+            assert!(m["constraint_met_val"].is_boolean(), "{m}");
+            assert!(m["constraint_met_test"].is_boolean(), "{m}");
+            assert!(a["spec"]["alpha"].is_null());
+        } else {
+            assert!(m.get("mu").is_none(), "{m}");
+        }
+    }
+}
+
+/// Bad settings of the new objectives are refused, naming the field.
+#[test]
+fn bad_objective_settings_are_refused_by_name() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--objective", "constrained"], "gf_target: required"),
+        (
+            &[
+                "--objective",
+                "expo",
+                "--alpha",
+                "0.5",
+                "--set",
+                "expo_lambda=-1",
+            ],
+            "expo_lambda:",
+        ),
+        (
+            &[
+                "--objective",
+                "idexpo",
+                "--alpha",
+                "0.5",
+                "--set",
+                "idexpo_tau=-2",
+            ],
+            "idexpo_tau:",
+        ),
+        (
+            &[
+                "--objective",
+                "idexpo",
+                "--alpha",
+                "0.5",
+                "--set",
+                "idexpo_explainer=shap",
+            ],
+            "idexpo_explainer",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["train", "--dataset", "moons"];
+        all.extend_from_slice(args);
+        let out = worker(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

@@ -49,6 +49,31 @@ pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, ReportError> {
             first.iter().map(|&i| grid[i].clone()).collect::<Vec<_>>(),
         ),
     ];
+    // How tables head the cell, and the objective's own setting that
+    // orders its cells; derived from objective and α for runs written
+    // before they were kept.
+    let (label, parameter) = if runs.column("column_label").is_ok() {
+        (
+            strings(runs, "column_label")?,
+            floats(runs, "objective_parameter")?,
+        )
+    } else {
+        let label = (0..runs.height())
+            .map(|i| match alpha[i] {
+                Some(a) => format!("α = {a}"),
+                None => "STL".to_string(),
+            })
+            .collect();
+        (label, vec![None; runs.height()])
+    };
+    columns.push(Column::new(
+        "column_label".into(),
+        first.iter().map(|&i| label[i].clone()).collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "objective_parameter".into(),
+        first.iter().map(|&i| parameter[i]).collect::<Vec<_>>(),
+    ));
     // One column per grid key, null where a cell's objective ignores it.
     let mut keys: Vec<&str> = Vec::new();
     for &i in &first {
@@ -78,8 +103,25 @@ pub fn aggregate(runs: &DataFrame) -> Result<DataFrame, ReportError> {
             .collect();
         columns.push(Column::new("degenerate_n".into(), counted));
     }
+    // The constrained objective: seeds whose constraint held.
+    for flag in ["constraint_met_val", "constraint_met_test"] {
+        if runs.column(flag).is_err() {
+            continue;
+        }
+        let held = super::bools(runs, flag)?;
+        let counted: Vec<u32> = groups
+            .iter()
+            .map(|rows| rows.iter().filter(|&&i| held[i]).count() as u32)
+            .collect();
+        columns.push(Column::new(format!("{flag}_n").into(), counted));
+    }
     for m in METRICS {
-        let values = floats(runs, m)?;
+        // A metric newer than the runs (from an older runs.parquet) is null.
+        let values = if runs.column(m).is_ok() {
+            floats(runs, m)?
+        } else {
+            vec![None; runs.height()]
+        };
         let (mut n, mut mean, mut std) = (Vec::new(), Vec::new(), Vec::new());
         for rows in &groups {
             let (count, mu, sd) = summary(&values, rows);

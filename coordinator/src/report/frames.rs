@@ -46,6 +46,14 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
         ),
         Column::new("dataset".into(), spec(&|s| s.dataset.to_string())),
         Column::new("objective".into(), spec(&|s| s.objective.to_string())),
+        Column::new("column_label".into(), spec(&|s| s.column_label())),
+        col(
+            "objective_parameter",
+            parsed
+                .iter()
+                .map(|r| r.spec.objective_parameter())
+                .collect::<Vec<_>>(),
+        ),
         col(
             "alpha",
             parsed.iter().map(|r| r.spec.alpha).collect::<Vec<_>>(),
@@ -164,6 +172,21 @@ pub fn runs(rows: &[ResultRow]) -> Result<DataFrame, ReportError> {
         col("del_g", metric(&|r| r.metrics.del_g)),
         col("ins_grad", metric(&|r| r.metrics.ins_grad)),
         col("del_grad", metric(&|r| r.metrics.del_grad)),
+        col("mu", metric(&|r| r.metrics.mu)),
+        Column::new(
+            "constraint_met_val".into(),
+            parsed
+                .iter()
+                .map(|r| r.metrics.constraint_met_val)
+                .collect::<Vec<Option<bool>>>(),
+        ),
+        Column::new(
+            "constraint_met_test".into(),
+            parsed
+                .iter()
+                .map(|r| r.metrics.constraint_met_test)
+                .collect::<Vec<Option<bool>>>(),
+        ),
         Column::new(
             "gnf_points".into(),
             parsed

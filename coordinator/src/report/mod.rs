@@ -31,7 +31,7 @@ use crate::store::Store;
 use crate::sweep_file;
 
 /// Every metric aggregated over seeds, in report order.
-pub const METRICS: [&str; 14] = [
+pub const METRICS: [&str; 15] = [
     "mse",
     "r2",
     "accuracy",
@@ -43,6 +43,7 @@ pub const METRICS: [&str; 14] = [
     "del_g",
     "ins_grad",
     "del_grad",
+    "mu",
     "epochs",
     "train_seconds",
     "eval_seconds",

@@ -1,6 +1,7 @@
 //! Panels: what one table and one plot show. A panel is a dataset at one
 //! grid point (see the sweep file's `[grid]`); without a grid it is the
-//! dataset. An STL cell whose objective ignores some grid keys (its key
+//! dataset; the settings of one objective alone (ExpO's λ, …) make columns
+//! of a panel rather than panels. An STL cell whose objective ignores some grid keys (its key
 //! leaves them out) belongs to every panel of its dataset that agrees with
 //! it on the keys it has, so each panel keeps its STL column.
 
@@ -24,6 +25,19 @@ pub fn grid_pairs(label: &str) -> Vec<(&str, &str)> {
         .filter(|p| !p.is_empty())
         .filter_map(|p| p.split_once('='))
         .collect()
+}
+
+/// A cell's grid label without the settings of one objective alone (ExpO's
+/// λ, the constrained objective's ε, …): those head the cell's column
+/// within the panel (see `JobSpec::column_label`) instead of making panels
+/// of their own.
+fn panel_grid(label: &str) -> String {
+    grid_pairs(label)
+        .into_iter()
+        .filter(|(k, _)| !sweep_shared::is_objective_setting(k))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether every pair of `part` is in `whole`.
@@ -75,7 +89,7 @@ impl Panel {
 pub fn panels(cells: &DataFrame) -> Result<Vec<Panel>, ReportError> {
     let dataset = strings(cells, "dataset")?;
     let objective = strings(cells, "objective")?;
-    let grid = grid_labels(cells)?;
+    let grid: Vec<String> = grid_labels(cells)?.iter().map(|g| panel_grid(g)).collect();
     let stl = |i: usize| objective[i] == "stl";
     // The grid points that non-STL cells were trained at, per dataset.
     let points: Vec<(usize, &str)> = (0..cells.height())

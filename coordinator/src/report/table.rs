@@ -1,6 +1,8 @@
 //! The published paper's table, per panel (a dataset, at one grid point
 //! when the sweep has a grid; see `panels`): rows are the prediction
-//! metrics, GF, GNF and R²(f, g); columns are STL, then α ascending; each
+//! metrics, GF, GNF, R²(f, g) and insertion/deletion (and the constrained
+//! objective's μ where it ran); columns are STL, then MTL by α, then ExpO,
+//! ID-ExpO and the constrained objective by their own setting and α; each
 //! entry is `mean ± std` over seeds, with n shown when fewer seeds than
 //! planned have a result. The best-fidelity and best-prediction cells are
 //! marked, and cells with degenerate seeds (a black box worse than a
@@ -18,8 +20,9 @@ pub(super) type Stat = (Option<f64>, Option<f64>, u32);
 
 pub(super) struct Column {
     pub(super) label: String,
-    /// Sort key: STL first, then α.
-    order: f64,
+    /// Sort key: the objective (STL, MTL, ExpO, ID-ExpO, constrained),
+    /// its own setting (λ, λ₁, ε), then α.
+    order: (usize, f64, f64),
     pub(super) stats: Vec<Stat>,
     /// Seeds whose black box was degenerate, of how many finished.
     degenerate: (u32, u32),
@@ -63,14 +66,28 @@ const CLASSIFICATION: [(&str, &str); 9] = [
     ("Deletion (∇f·x)", "del_grad"),
 ];
 
+/// Where an objective's columns stand in a table: in the order of
+/// `Objective::ALL`, unknown names last.
+pub(super) fn objective_rank(name: &str) -> usize {
+    sweep_shared::Objective::ALL
+        .iter()
+        .position(|o| o.as_str() == name)
+        .unwrap_or(usize::MAX)
+}
+
+/// The constrained objective's final multiplier, shown where a panel has one.
+const MU: (&str, &str) = ("μ (constrained)", "mu");
+
 impl Tables {
     /// Builds the tables from a cells frame (see `cells::aggregate`).
     pub fn from_cells(cells: &DataFrame, planned: usize) -> Result<Tables, ReportError> {
         let objective = strings(cells, "objective")?;
         let alpha = floats(cells, "alpha")?;
+        let label = strings(cells, "column_label")?;
+        let parameter = floats(cells, "objective_parameter")?;
         // Every metric a table shows, read once: (means, stds, counts).
         let mut columns = std::collections::HashMap::new();
-        for (_, m) in REGRESSION.iter().chain(&CLASSIFICATION) {
+        for (_, m) in REGRESSION.iter().chain(&CLASSIFICATION).chain(&[MU]) {
             if !columns.contains_key(m) {
                 let read = (
                     floats(cells, &format!("{m}_mean"))?,
@@ -89,11 +106,14 @@ impl Tables {
         let mut tables: Vec<Table> = Vec::new();
         for panel in panels(cells)? {
             let classification = columns["accuracy"].0[panel.rows[0]].is_some();
-            let rows: Vec<(&str, &str)> = if classification {
+            let mut rows: Vec<(&str, &str)> = if classification {
                 CLASSIFICATION.to_vec()
             } else {
                 REGRESSION.to_vec()
             };
+            if panel.rows.iter().any(|&i| columns["mu"].0[i].is_some()) {
+                rows.push(MU);
+            }
             let mut table_columns = Vec::new();
             for &i in &panel.rows {
                 let stats = rows
@@ -103,12 +123,13 @@ impl Tables {
                         (mean[i], std[i], n[i])
                     })
                     .collect();
-                let (label, order) = match alpha[i] {
-                    Some(a) if objective[i] == "mtl" => (format!("α = {a}"), a),
-                    _ => ("STL".to_string(), -1.0),
-                };
+                let order = (
+                    objective_rank(&objective[i]),
+                    parameter[i].unwrap_or(0.0),
+                    alpha[i].unwrap_or(0.0),
+                );
                 table_columns.push(Column {
-                    label,
+                    label: label[i].clone(),
                     order,
                     stats,
                     degenerate: (degenerate[i], finished[i]),
@@ -123,7 +144,12 @@ impl Tables {
             });
         }
         for t in &mut tables {
-            t.columns.sort_by(|a, b| a.order.total_cmp(&b.order));
+            t.columns.sort_by(|a, b| {
+                let (x, y) = (a.order, b.order);
+                x.0.cmp(&y.0)
+                    .then(x.1.total_cmp(&y.1))
+                    .then(x.2.total_cmp(&y.2))
+            });
             let mean = |c: &Column, row: usize| c.stats[row].0;
             let gf_row = t
                 .rows

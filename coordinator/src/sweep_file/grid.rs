@@ -181,6 +181,75 @@ g_init = ["glorot", "least-squares"]
             .collect()
     }
 
+    /// A grid over one objective's own setting multiplies its jobs alone,
+    /// and the constrained objective takes no α.
+    #[test]
+    fn an_objective_setting_multiplies_only_its_objective() {
+        let specs = specs(
+            r#"
+version = 1
+name = "o"
+datasets = ["friedman1"]
+objectives = ["stl", "mtl", "expo", "idexpo", "constrained"]
+alphas = [0.1, 0.5]
+seeds = 2
+[grid]
+gf_target = [0.005, 0.02]
+expo_lambda = [0.5, 2.0]
+"#,
+        );
+        let count = |o: Objective| specs.iter().filter(|s| s.objective == o).count();
+        // STL 2 seeds; MTL and ID-ExpO 2 α × 2 seeds; ExpO × 2 λ; constrained 2 ε × 2 seeds.
+        assert_eq!(count(Objective::Stl), 2);
+        assert_eq!(count(Objective::Mtl), 4);
+        assert_eq!(count(Objective::Idexpo), 4);
+        assert_eq!(count(Objective::Expo), 8);
+        assert_eq!(count(Objective::Constrained), 4);
+        for s in &specs {
+            match s.objective {
+                Objective::Constrained => {
+                    assert_eq!(s.alpha, None);
+                    assert!(s.settings.gf_target.is_some());
+                    assert!(
+                        s.grid_label().starts_with("gf_target="),
+                        "{}",
+                        s.grid_label()
+                    );
+                    assert!(s.column_label().starts_with("Constrained ε = "));
+                }
+                Objective::Expo => {
+                    assert_eq!(s.settings.gf_target, None, "ExpO ignores ε");
+                    assert!(
+                        s.column_label().starts_with("ExpO λ = "),
+                        "{}",
+                        s.column_label()
+                    );
+                }
+                _ => {
+                    assert_eq!(s.settings.gf_target, None);
+                    assert_eq!(s.settings.expo_lambda, 1.0);
+                    assert_eq!(s.grid_label(), "");
+                }
+            }
+        }
+        // Without an ε the constrained objective is refused, naming the field.
+        let err = parse(
+            r#"
+version = 1
+name = "o"
+datasets = ["friedman1"]
+objectives = ["constrained"]
+seeds = 1
+"#,
+            "o.toml",
+        )
+        .unwrap()
+        .expand(Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("gf_target: required"), "{err}");
+    }
+
     #[test]
     fn a_grid_is_a_product_and_stl_skips_what_it_ignores() {
         let specs = specs(GRID);

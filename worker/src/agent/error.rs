@@ -76,7 +76,9 @@ mod tests {
             sha256: "00".into(),
         };
         assert!(!unknown.retryable());
-        let invalid = AgentError::Job(JobError::Invalid(sweep_shared::SettingsError::AlphaMissing));
+        let invalid = AgentError::Job(JobError::Invalid(
+            sweep_shared::SettingsError::AlphaMissing(sweep_shared::Objective::Mtl),
+        ));
         assert!(!invalid.retryable());
         let write = AgentError::Write {
             path: "/cache/x".into(),

@@ -1,5 +1,7 @@
 //! The per-panel trade-off figure (a dataset, at one grid point when the
-//! sweep has a grid): the prediction metric against GF beside GNF against α.
+//! sweep has a grid): the prediction metric against GF beside GNF against
+//! α, one series per objective (MTL, ExpO, ID-ExpO by α; the constrained
+//! objective by ε, on the left only; STL as one point and a reference line).
 
 use std::path::{Path, PathBuf};
 
@@ -17,11 +19,40 @@ type MeanStd = (Vec<Option<f64>>, Vec<Option<f64>>);
 
 /// One cell of a dataset, on the means and standard deviations over seeds.
 struct Point {
+    objective: String,
     alpha: Option<f64>,
+    /// The objective's own setting (ExpO's λ, ID-ExpO's λ₁, the constrained
+    /// objective's ε): cells that share it make one curve.
+    parameter: Option<f64>,
     prediction: (f64, f64),
     gf: (f64, f64),
     gnf: Option<(f64, f64)>,
     pareto: bool,
+}
+
+impl Point {
+    /// The label drawn beside the point: its α, or the constrained
+    /// objective's ε.
+    fn tag(&self) -> Option<String> {
+        match (self.alpha, self.objective.as_str()) {
+            (Some(a), _) => Some(format!("α={a}")),
+            (None, "constrained") => self.parameter.map(|e| format!("ε={}", short(e))),
+            _ => None,
+        }
+    }
+}
+
+impl Point {
+    /// Where the tag sits, in pixels from the point: above for MTL and the
+    /// constrained objective, below for the regularised ones, so cells at
+    /// the same place keep readable tags.
+    fn tag_offset(&self) -> (i32, i32) {
+        match self.objective.as_str() {
+            "expo" => (13, 4),
+            "idexpo" => (-44, 4),
+            _ => (13, -16),
+        }
+    }
 }
 
 struct DatasetPlot {
@@ -31,9 +62,104 @@ struct DatasetPlot {
     points: Vec<Point>,
 }
 
+/// How each objective is drawn: colour and legend text.
+fn style(objective: &str) -> (RGBColor, &'static str) {
+    match objective {
+        "mtl" => (RGBColor(31, 119, 180), "MTL"),
+        "expo" => (RGBColor(44, 160, 44), "ExpO"),
+        "idexpo" => (RGBColor(148, 103, 189), "ID-ExpO"),
+        "constrained" => (RGBColor(255, 127, 14), "Constrained (one point per ε)"),
+        _ => (RGBColor(214, 39, 40), "STL (f alone, g fitted after)"),
+    }
+}
+
+/// One objective's points, each objective with its own marker so that
+/// cells at the same place stay apart: MTL filled circles, ExpO crosses,
+/// ID-ExpO rings, the constrained objective squares (the STL triangle and
+/// the Pareto circles are drawn by the caller).
+fn markers<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    objective: &str,
+    at: Vec<(f64, f64)>,
+    colour: RGBColor,
+    name: String,
+) -> Drawn
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    let line = colour.stroke_width(2);
+    match objective {
+        "expo" => chart
+            .draw_series(at.into_iter().map(|c| Cross::new(c, 6, line)))
+            .map_err(e)?
+            .label(name)
+            .legend(move |c| Cross::new(c, 5, line)),
+        "idexpo" => chart
+            .draw_series(at.into_iter().map(|c| Circle::new(c, 6, line)))
+            .map_err(e)?
+            .label(name)
+            .legend(move |c| Circle::new(c, 5, line)),
+        "constrained" => {
+            chart
+                .draw_series(at.into_iter().map(|c| {
+                    EmptyElement::at(c) + Rectangle::new([(-5, -5), (5, 5)], colour.filled())
+                }))
+                .map_err(e)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x - 5, y - 5), (x + 5, y + 5)], colour.filled())
+                })
+        }
+        _ => chart
+            .draw_series(at.into_iter().map(|c| Circle::new(c, 5, colour.filled())))
+            .map_err(e)?
+            .label(name)
+            .legend(move |c| Circle::new(c, 5, colour.filled())),
+    };
+    Ok(())
+}
+
+/// A curve: an objective, its own setting, and its points in order.
+type Curve<'a> = (String, Option<f64>, Vec<&'a Point>);
+
+/// A curve of GNF against α: (α, (mean, std)) per point.
+type GnfCurve<'a> = (&'a String, &'a Option<f64>, Vec<(f64, (f64, f64))>);
+
+/// The curves of a plot: the non-STL cells grouped by objective and own
+/// setting, each in order of α (or of ε for the constrained objective).
+fn curves(points: &[Point]) -> Vec<Curve<'_>> {
+    let mut out: Vec<Curve<'_>> = Vec::new();
+    for p in points.iter().filter(|p| p.objective != "stl") {
+        match out
+            .iter_mut()
+            .find(|(o, k, _)| *o == p.objective && (*k == p.parameter || p.alpha.is_none()))
+        {
+            Some((_, _, v)) => v.push(p),
+            None => {
+                let key = if p.alpha.is_some() { p.parameter } else { None };
+                out.push((p.objective.clone(), key, vec![p]))
+            }
+        }
+    }
+    for (_, _, v) in &mut out {
+        v.sort_by(|a, b| {
+            let key = |p: &Point| p.alpha.or(p.parameter).unwrap_or(0.0);
+            key(a).total_cmp(&key(b))
+        });
+    }
+    out.sort_by(|a, b| {
+        crate::report::table::objective_rank(&a.0)
+            .cmp(&crate::report::table::objective_rank(&b.0))
+            .then(a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
+    });
+    out
+}
+
 fn datasets(cells: &DataFrame) -> Result2<Vec<DatasetPlot>> {
     let alpha = floats(cells, "alpha")?;
     let objective = strings(cells, "objective")?;
+    let parameter = floats(cells, "objective_parameter")?;
     let stat = |m: &str| -> Result2<MeanStd> {
         Ok((
             floats(cells, &format!("{m}_mean"))?,
@@ -56,7 +182,9 @@ fn datasets(cells: &DataFrame) -> Result2<Vec<DatasetPlot>> {
             };
             let Some(g) = gf[i] else { continue };
             let point = Point {
-                alpha: alpha[i].filter(|_| objective[i] == "mtl"),
+                objective: objective[i].clone(),
+                alpha: alpha[i],
+                parameter: parameter[i],
                 prediction,
                 gf: (g, gf_sd[i].unwrap_or(0.0)),
                 gnf: gnf[i].map(|v| (v, gnf_sd[i].unwrap_or(0.0))),
@@ -72,10 +200,6 @@ fn datasets(cells: &DataFrame) -> Result2<Vec<DatasetPlot>> {
             .push(point);
         }
         out.extend(plot);
-    }
-    for d in &mut out {
-        d.points
-            .sort_by(|a, b| a.alpha.unwrap_or(-1.0).total_cmp(&b.alpha.unwrap_or(-1.0)));
     }
     Ok(out)
 }
@@ -119,8 +243,6 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
     root.fill(&WHITE).map_err(e)?;
     let root = root.titled(&d.title, ("sans-serif", 26)).map_err(e)?;
     let (left, right) = root.split_horizontally(660);
-    let blue = RGBColor(31, 119, 180);
-    let red = RGBColor(214, 39, 40);
 
     // Left: the prediction metric against GF, log-scaled: GF spans decades.
     let gf_lo = d
@@ -161,15 +283,19 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
         .label_style(("sans-serif", 13))
         .draw()
         .map_err(e)?;
-    let mtl: Vec<&Point> = d.points.iter().filter(|p| p.alpha.is_some()).collect();
-    chart
-        .draw_series(LineSeries::new(
-            mtl.iter().map(|p| (p.gf.0, p.prediction.0)),
-            blue.mix(0.35),
-        ))
-        .map_err(e)?;
+    let curves = curves(&d.points);
+    let several_settings = |o: &str| curves.iter().filter(|c| c.0 == o).count() > 1;
+    for (objective, _, points) in &curves {
+        let (colour, _) = style(objective);
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.gf.0, p.prediction.0)),
+                colour.mix(0.35),
+            ))
+            .map_err(e)?;
+    }
     for p in &d.points {
-        let colour = if p.alpha.is_some() { blue } else { red };
+        let (colour, _) = style(&p.objective);
         let (x, y) = (p.gf.0, p.prediction.0);
         chart
             .draw_series([ErrorBar::new_vertical(
@@ -186,23 +312,26 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
             .draw_series([ErrorBar::new_horizontal(y, low, x, x + p.gf.1, colour, 8)])
             .map_err(e)?;
     }
-    chart
-        .draw_series(
-            mtl.iter()
-                .map(|p| Circle::new((p.gf.0, p.prediction.0), 5, blue.filled())),
-        )
-        .map_err(e)?
-        .label("MTL, one point per α (±1 std over seeds)")
-        .legend(move |(x, y)| Circle::new((x, y), 5, blue.filled()));
+    for (objective, parameter, points) in &curves {
+        let (colour, name) = style(objective);
+        let name = match parameter {
+            Some(v) if several_settings(objective) => format!("{name} ({})", short(*v)),
+            _ if objective == "mtl" => format!("{name}, one point per α (±1 std over seeds)"),
+            _ => name.to_string(),
+        };
+        let at = points.iter().map(|p| (p.gf.0, p.prediction.0)).collect();
+        markers(&mut chart, objective, at, colour, name)?;
+    }
+    let (red, stl_name) = style("stl");
     chart
         .draw_series(
             d.points
                 .iter()
-                .filter(|p| p.alpha.is_none())
+                .filter(|p| p.objective == "stl")
                 .map(|p| TriangleMarker::new((p.gf.0, p.prediction.0), 8, red.filled())),
         )
         .map_err(e)?
-        .label("STL (f alone, g fitted after)")
+        .label(stl_name)
         .legend(move |(x, y)| TriangleMarker::new((x, y), 6, red.filled()));
     chart
         .draw_series(
@@ -215,14 +344,12 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
         .label("Pareto front")
         .legend(|(x, y)| Circle::new((x, y), 7, BLACK.stroke_width(2)));
     chart
-        .draw_series(mtl.iter().map(|p| {
+        .draw_series(d.points.iter().filter_map(|p| {
             // Offset in pixels, clear of the Pareto circle.
-            EmptyElement::at((p.gf.0, p.prediction.0))
-                + Text::new(
-                    format!("α={}", p.alpha.unwrap_or_default()),
-                    (13, -16),
-                    ("sans-serif", 12),
-                )
+            Some(
+                EmptyElement::at((p.gf.0, p.prediction.0))
+                    + Text::new(p.tag()?, p.tag_offset(), ("sans-serif", 12)),
+            )
         }))
         .map_err(e)?;
     // The corner the trade-off curve leaves empty.
@@ -233,19 +360,27 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
     };
     legend(&mut chart, corner, 13)?;
 
-    // Right: GNF against α, STL as a reference line.
-    let gnf: Vec<(f64, (f64, f64))> = mtl
+    // Right: GNF against α for the objectives with an α, STL as a reference line.
+    let gnf_curves: Vec<GnfCurve> = curves
         .iter()
-        .filter_map(|p| Some((p.alpha?, p.gnf?)))
+        .map(|(o, k, points)| {
+            let at: Vec<(f64, (f64, f64))> = points
+                .iter()
+                .filter_map(|p| Some((p.alpha?, p.gnf?)))
+                .collect();
+            (o, k, at)
+        })
+        .filter(|(_, _, at)| !at.is_empty())
         .collect();
     let stl_gnf = d
         .points
         .iter()
-        .find(|p| p.alpha.is_none())
+        .find(|p| p.objective == "stl")
         .and_then(|p| p.gnf);
     let y = span(
-        gnf.iter()
-            .flat_map(|(_, (m, s))| [m - s, m + s])
+        gnf_curves
+            .iter()
+            .flat_map(|(_, _, at)| at.iter().flat_map(|(_, (m, s))| [m - s, m + s]))
             .chain(stl_gnf.map(|g| g.0)),
     );
     let mut chart = ChartBuilder::on(&right)
@@ -270,26 +405,27 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
             .label("STL")
             .legend(move |(x, y)| PathElement::new([(x - 8, y), (x + 8, y)], red.stroke_width(2)));
     }
-    chart
-        .draw_series(LineSeries::new(
-            gnf.iter().map(|(a, (m, _))| (*a, *m)),
-            blue,
-        ))
-        .map_err(e)?;
-    chart
-        .draw_series(
-            gnf.iter()
-                .map(|(a, (m, s))| ErrorBar::new_vertical(*a, m - s, *m, m + s, blue, 8)),
-        )
-        .map_err(e)?;
-    chart
-        .draw_series(
-            gnf.iter()
-                .map(|(a, (m, _))| Circle::new((*a, *m), 5, blue.filled())),
-        )
-        .map_err(e)?
-        .label("MTL (±1 std over seeds)")
-        .legend(move |(x, y)| Circle::new((x, y), 5, blue.filled()));
+    for (objective, parameter, at) in &gnf_curves {
+        let (colour, name) = style(objective);
+        let name = match parameter {
+            Some(v) if several_settings(objective) => format!("{name} ({})", short(*v)),
+            _ => format!("{name} (±1 std over seeds)"),
+        };
+        chart
+            .draw_series(LineSeries::new(
+                at.iter().map(|(a, (m, _))| (*a, *m)),
+                colour,
+            ))
+            .map_err(e)?;
+        chart
+            .draw_series(
+                at.iter()
+                    .map(|(a, (m, s))| ErrorBar::new_vertical(*a, m - s, *m, m + s, colour, 8)),
+            )
+            .map_err(e)?;
+        let points = at.iter().map(|(a, (m, _))| (*a, *m)).collect();
+        markers(&mut chart, objective, points, colour, name)?;
+    }
     legend(&mut chart, SeriesLabelPosition::UpperLeft, 13)?;
     root.present().map_err(e)
 }
