@@ -469,9 +469,10 @@ impl SweepPlan {
         })
     }
 
-    /// The jobs: one per (dataset, objective, grid point, α, seed), the STL
-    /// cell once per (dataset, grid point, seed), where STL's grid points
-    /// leave out the settings it ignores (so they do not repeat its jobs).
+    /// The jobs: one per (dataset, objective, grid point, α, seed), without
+    /// α for the objectives that take none (STL, constrained), where each
+    /// objective's grid points leave out the settings it ignores (see
+    /// `sweep_shared::ignored_by`), so they do not repeat its jobs.
     /// Paper datasets must be present and intact in
     /// `data_dir`, which serves them to workers; no-op sweeps need no data.
     pub fn expand(&self, data_dir: &Path) -> Result<(Sweep, Vec<Job>), SweepFileError> {

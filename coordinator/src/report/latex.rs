@@ -167,6 +167,13 @@ pub fn tex(s: &str) -> String {
             '^' => out.push_str("\\textasciicircum{}"),
             'α' => out.push_str("$\\alpha$"),
             'λ' => out.push_str("$\\lambda$"),
+            'ε' => out.push_str("$\\varepsilon$"),
+            'μ' => out.push_str("$\\mu$"),
+            'τ' => out.push_str("$\\tau$"),
+            'σ' => out.push_str("$\\sigma$"),
+            'η' => out.push_str("$\\eta$"),
+            '₀' => out.push_str("$_0$"),
+            '₁' => out.push_str("$_1$"),
             '²' => out.push_str("$^2$"),
             '∇' => out.push_str("$\\nabla$"),
             '·' => out.push_str("$\\cdot$"),
@@ -191,6 +198,10 @@ mod tests {
             "g\\_init=least-squares \\& 50\\% $\\alpha$ "
         );
         assert_eq!(tex("R²(f, g)"), "R$^2$(f, g)");
+        assert_eq!(
+            tex("ID-ExpO λ₁ = 1, α = 0.5 · Constrained ε = 0.01 · μ"),
+            "ID-ExpO $\\lambda$$_1$ = 1, $\\alpha$ = 0.5 $\\cdot$ Constrained $\\varepsilon$ = 0.01 $\\cdot$ $\\mu$"
+        );
         assert_eq!(tex_num(0.00123), "$1.23\\times10^{-3}$");
         assert_eq!(tex_num(0.5), "0.5000");
     }

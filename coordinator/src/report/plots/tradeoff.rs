@@ -123,8 +123,20 @@ where
 /// A curve: an objective, its own setting, and its points in order.
 type Curve<'a> = (String, Option<f64>, Vec<&'a Point>);
 
-/// A curve of GNF against α: (α, (mean, std)) per point.
-type GnfCurve<'a> = (&'a String, &'a Option<f64>, Vec<(f64, (f64, f64))>);
+/// A curve of GNF against α: (α, (mean, std)) per point, and its colour.
+type GnfCurve<'a> = (
+    &'a String,
+    &'a Option<f64>,
+    Vec<(f64, (f64, f64))>,
+    RGBColor,
+);
+
+/// `c` darkened for an objective's `n`-th own setting, so its curves differ.
+fn shade(c: RGBColor, n: usize) -> RGBColor {
+    let f = 0.6f64.powi(n as i32);
+    let dim = |v: u8| (f64::from(v) * f) as u8;
+    RGBColor(dim(c.0), dim(c.1), dim(c.2))
+}
 
 /// The curves of a plot: the non-STL cells grouped by objective and own
 /// setting, each in order of α (or of ε for the constrained objective).
@@ -285,8 +297,14 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
         .map_err(e)?;
     let curves = curves(&d.points);
     let several_settings = |o: &str| curves.iter().filter(|c| c.0 == o).count() > 1;
-    for (objective, _, points) in &curves {
-        let (colour, _) = style(objective);
+    // The n-th curve of an objective (its n-th own setting) is drawn darker.
+    let colour_of = |i: usize| {
+        let objective = &curves[i].0;
+        let n = curves[..i].iter().filter(|c| &c.0 == objective).count();
+        shade(style(objective).0, n)
+    };
+    for (i, (_, _, points)) in curves.iter().enumerate() {
+        let colour = colour_of(i);
         chart
             .draw_series(LineSeries::new(
                 points.iter().map(|p| (p.gf.0, p.prediction.0)),
@@ -294,8 +312,14 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
             ))
             .map_err(e)?;
     }
-    for p in &d.points {
-        let (colour, _) = style(&p.objective);
+    let stl = d.points.iter().filter(|p| p.objective == "stl");
+    let coloured = curves
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.2.iter().map(move |p| (*p, i)))
+        .map(|(p, i)| (p, colour_of(i)))
+        .chain(stl.map(|p| (p, style("stl").0)));
+    for (p, colour) in coloured {
         let (x, y) = (p.gf.0, p.prediction.0);
         chart
             .draw_series([ErrorBar::new_vertical(
@@ -312,15 +336,15 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
             .draw_series([ErrorBar::new_horizontal(y, low, x, x + p.gf.1, colour, 8)])
             .map_err(e)?;
     }
-    for (objective, parameter, points) in &curves {
-        let (colour, name) = style(objective);
+    for (i, (objective, parameter, points)) in curves.iter().enumerate() {
+        let (_, name) = style(objective);
         let name = match parameter {
             Some(v) if several_settings(objective) => format!("{name} ({})", short(*v)),
             _ if objective == "mtl" => format!("{name}, one point per α (±1 std over seeds)"),
             _ => name.to_string(),
         };
         let at = points.iter().map(|p| (p.gf.0, p.prediction.0)).collect();
-        markers(&mut chart, objective, at, colour, name)?;
+        markers(&mut chart, objective, at, colour_of(i), name)?;
     }
     let (red, stl_name) = style("stl");
     chart
@@ -363,14 +387,15 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
     // Right: GNF against α for the objectives with an α, STL as a reference line.
     let gnf_curves: Vec<GnfCurve> = curves
         .iter()
-        .map(|(o, k, points)| {
+        .enumerate()
+        .map(|(i, (o, k, points))| {
             let at: Vec<(f64, (f64, f64))> = points
                 .iter()
                 .filter_map(|p| Some((p.alpha?, p.gnf?)))
                 .collect();
-            (o, k, at)
+            (o, k, at, colour_of(i))
         })
-        .filter(|(_, _, at)| !at.is_empty())
+        .filter(|(_, _, at, _)| !at.is_empty())
         .collect();
     let stl_gnf = d
         .points
@@ -380,7 +405,7 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
     let y = span(
         gnf_curves
             .iter()
-            .flat_map(|(_, _, at)| at.iter().flat_map(|(_, (m, s))| [m - s, m + s]))
+            .flat_map(|(_, _, at, _)| at.iter().flat_map(|(_, (m, s))| [m - s, m + s]))
             .chain(stl_gnf.map(|g| g.0)),
     );
     let mut chart = ChartBuilder::on(&right)
@@ -405,8 +430,9 @@ fn tradeoff<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, d: &DatasetPlot) -
             .label("STL")
             .legend(move |(x, y)| PathElement::new([(x - 8, y), (x + 8, y)], red.stroke_width(2)));
     }
-    for (objective, parameter, at) in &gnf_curves {
-        let (colour, name) = style(objective);
+    for (objective, parameter, at, colour) in &gnf_curves {
+        let (_, name) = style(objective);
+        let colour = *colour;
         let name = match parameter {
             Some(v) if several_settings(objective) => format!("{name} ({})", short(*v)),
             _ => format!("{name} (±1 std over seeds)"),
