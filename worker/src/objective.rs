@@ -129,8 +129,9 @@ impl StepLoss {
     }
 
     /// The loss of one batch: `xb` rows of `inputs + 1` (constant-1 column
-    /// last), `yb` their targets. `mu` is the constrained objective's
-    /// multiplier this epoch; `weights = None` (warm-up) is `f` alone.
+    /// last), `yb` their targets. `weights` are this epoch's (see
+    /// [`StepLoss::weights`]); `None` (the warm-up) is `f` alone, without
+    /// a regulariser.
     pub fn batch(
         &mut self,
         model: &Model,
