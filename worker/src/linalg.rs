@@ -14,28 +14,33 @@ pub enum NumericError {
 /// the diagonal when `A` is only semi-definite (collinear one-hot columns).
 pub fn solve_spd(a: &[f64], b: &mut [f64]) -> Result<(), NumericError> {
     let n = b.len();
-    assert_eq!(a.len(), n * n);
-    let scale = (0..n)
-        .map(|i| a[i * n + i].abs())
-        .fold(0.0, f64::max)
-        .max(1e-300);
-    for jitter in [0.0, 1e-12, 1e-10, 1e-8, 1e-6] {
-        let mut l = a.to_vec();
-        for i in 0..n {
-            l[i * n + i] += jitter * scale;
-        }
-        if cholesky(&mut l, n) {
-            forward_back(&l, n, b);
-            return Ok(());
-        }
-    }
-    Err(NumericError::Singular)
+    let l = factor_spd(a, n)?;
+    forward_back(&l, n, b);
+    Ok(())
 }
 
 /// The inverse of a symmetric positive-definite `A` (row-major n×n), by
 /// Cholesky with the same jitter as [`solve_spd`]: one factorisation, then
 /// `n` triangular solves.
 pub fn inverse_spd(a: &[f64], n: usize) -> Result<Vec<f64>, NumericError> {
+    let l = factor_spd(a, n)?;
+    let mut inv = vec![0.0; n * n];
+    let mut col = vec![0.0; n];
+    for j in 0..n {
+        col.iter_mut().for_each(|c| *c = 0.0);
+        col[j] = 1.0;
+        forward_back(&l, n, &mut col);
+        for i in 0..n {
+            inv[i * n + j] = col[i];
+        }
+    }
+    Ok(inv)
+}
+
+/// The Cholesky factor of `A`, with the smallest relative diagonal jitter
+/// (none, then 1e-12 up to 1e-6 of the largest diagonal entry) that makes
+/// it positive-definite.
+fn factor_spd(a: &[f64], n: usize) -> Result<Vec<f64>, NumericError> {
     assert_eq!(a.len(), n * n);
     let scale = (0..n)
         .map(|i| a[i * n + i].abs())
@@ -47,17 +52,7 @@ pub fn inverse_spd(a: &[f64], n: usize) -> Result<Vec<f64>, NumericError> {
             l[i * n + i] += jitter * scale;
         }
         if cholesky(&mut l, n) {
-            let mut inv = vec![0.0; n * n];
-            let mut col = vec![0.0; n];
-            for j in 0..n {
-                col.iter_mut().for_each(|c| *c = 0.0);
-                col[j] = 1.0;
-                forward_back(&l, n, &mut col);
-                for i in 0..n {
-                    inv[i * n + j] = col[i];
-                }
-            }
-            return Ok(inv);
+            return Ok(l);
         }
     }
     Err(NumericError::Singular)
@@ -167,6 +162,18 @@ mod tests {
         for (got, want) in b.iter().zip(x) {
             assert!((got - want).abs() < 1e-12);
         }
+        // The inverse: A·A⁻¹ = I.
+        let inv = inverse_spd(&a, 3).unwrap();
+        for i in 0..3 {
+            for j in 0..3 {
+                let v: f64 = (0..3).map(|k| a[i * 3 + k] * inv[k * 3 + j]).sum();
+                assert!(
+                    (v - f64::from(u8::from(i == j))).abs() < 1e-12,
+                    "({i}, {j}): {v}"
+                );
+            }
+        }
+        assert!(inverse_spd(&[-1.0, 0.0, 0.0, -1.0], 2).is_err());
     }
 
     #[test]
