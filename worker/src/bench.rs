@@ -62,13 +62,7 @@ pub fn bench_step(
             gf_target: Some(0.01),
             ..TrainSettings::default()
         };
-        let plan = match objective {
-            Objective::Stl => Plan::Stl,
-            Objective::Mtl => Plan::Joint { alpha: 0.5 },
-            Objective::Expo => Plan::Expo { alpha: 0.5 },
-            Objective::Idexpo => Plan::Idexpo { alpha: 0.5 },
-            Objective::Constrained => Plan::Constrained { gf_target: 0.01 },
-        };
+        let plan = Plan::new(objective, 0.5, 0.01);
         let rows_per_step = batch
             + match objective {
                 Objective::Expo => settings.expo_batch * crate::expo::neighbours_per_point(inputs),

@@ -36,15 +36,22 @@ pub enum Plan {
 impl Plan {
     /// The plan of a validated spec.
     pub fn of(spec: &JobSpec) -> Plan {
-        let alpha = spec.alpha.unwrap_or(f64::NAN);
-        match spec.objective {
+        Plan::new(
+            spec.objective,
+            spec.alpha.unwrap_or(f64::NAN),
+            spec.settings.gf_target.unwrap_or(f64::NAN),
+        )
+    }
+
+    /// `objective`'s plan at `alpha` (read by the objectives with an α) and
+    /// `gf_target` (read by the constrained objective).
+    pub fn new(objective: Objective, alpha: f64, gf_target: f64) -> Plan {
+        match objective {
             Objective::Stl => Plan::Stl,
             Objective::Mtl => Plan::Joint { alpha },
             Objective::Expo => Plan::Expo { alpha },
             Objective::Idexpo => Plan::Idexpo { alpha },
-            Objective::Constrained => Plan::Constrained {
-                gf_target: spec.settings.gf_target.unwrap_or(f64::NAN),
-            },
+            Objective::Constrained => Plan::Constrained { gf_target },
         }
     }
 
