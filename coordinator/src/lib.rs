@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod core;
 pub mod error;
+pub mod graph;
 pub mod http;
 pub mod ids;
 pub mod metrics;

@@ -19,7 +19,7 @@ use crate::schedule::schedules::{Schedules, SchedulesConfig};
 use crate::service::Service;
 
 /// The largest request a peer may send, in bytes.
-pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

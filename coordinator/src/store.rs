@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS workers (
     name TEXT NOT NULL,
     registered_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS probe_inputs (
+    sha256 TEXT PRIMARY KEY,
+    features TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    inputs BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS seed_cells (
     sweep TEXT NOT NULL,
     position INTEGER NOT NULL,
@@ -63,7 +69,7 @@ CREATE TABLE IF NOT EXISTS seed_cells (
 /// written before the version was kept read as 0 and have the same
 /// tables). 2: `seed_cells`, the cells of adaptive sweeps (JSON, one row
 /// per cell, in expansion order).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub struct Store {
     conn: Connection,
@@ -100,9 +106,9 @@ impl Store {
                  {SCHEMA_VERSION}: use the coordinator that wrote it"
             )));
         }
-        // Versions 0 (no version kept) and 1 lack only tables that version 2
-        // adds: creating any missing ones and stamping the version is the
-        // whole migration.
+        // Versions 0 (no version kept), 1 and 2 lack only tables that later
+        // versions add (2: seed_cells, 3: probe_inputs): creating any
+        // missing ones and stamping the version is the whole migration.
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -155,6 +161,7 @@ impl Store {
                     worker,
                     attempt,
                 } => {
+                    let result_json = keep_probe_inputs(&tx, result_json)?;
                     // The key is the primary key: a result is stored once.
                     tx.prepare_cached(
                         "INSERT OR IGNORE INTO results (key, result, worker, attempt, finished_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -306,6 +313,66 @@ impl Store {
             rows.extend(row);
         }
         Ok(rows)
+    }
+}
+
+/// The probe rows' inputs, once per input set (method.md section 5's task
+/// graph reads them): a result that carries them has them moved to
+/// `probe_inputs` and is stored without them. Other results pass as they are.
+fn keep_probe_inputs(
+    tx: &rusqlite::Transaction<'_>,
+    result_json: &str,
+) -> rusqlite::Result<String> {
+    if !result_json.contains("\"probes\"") {
+        return Ok(result_json.to_string());
+    }
+    let Ok(mut result) = serde_json::from_str::<sweep_shared::JobResult>(result_json) else {
+        return Ok(result_json.to_string());
+    };
+    let Some(probes) = result.probes.as_mut().filter(|p| !p.inputs.is_empty()) else {
+        return Ok(result_json.to_string());
+    };
+    let inputs: Vec<u8> = probes.inputs.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO probe_inputs (sha256, features, rows, inputs) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        probes.inputs_sha256,
+        serde_json::to_string(&probes.features).expect("strings serialise"),
+        probes.rows as i64,
+        inputs
+    ])?;
+    probes.inputs.clear();
+    Ok(serde_json::to_string(&result).expect("a result serialises"))
+}
+
+/// The inputs of one probe set: its feature names and its rows, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeInputs {
+    pub features: Vec<String>,
+    pub rows: usize,
+    pub inputs: Vec<f32>,
+}
+
+impl Store {
+    /// The probe inputs with checksum `sha256`, if a result brought them.
+    pub fn probe_inputs(&self, sha256: &str) -> rusqlite::Result<Option<ProbeInputs>> {
+        self.conn
+            .prepare_cached("SELECT features, rows, inputs FROM probe_inputs WHERE sha256 = ?1")?
+            .query_row([sha256], |r| {
+                let features: String = r.get(0)?;
+                let blob: Vec<u8> = r.get(2)?;
+                Ok(ProbeInputs {
+                    features: serde_json::from_str(&features)
+                        .map_err(|e| bad_row("probe_inputs", sha256, e.to_string()))?,
+                    rows: r.get::<_, i64>(1)? as usize,
+                    inputs: blob
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                })
+            })
+            .optional()
     }
 }
 

@@ -58,6 +58,10 @@ pub struct SweepFile {
     /// Lists of values for training settings, swept as a product (see `grid`).
     #[serde(default)]
     pub grid: Option<toml::Value>,
+    /// The auxiliary objective's column group per dataset:
+    /// `aux = { housing = ["Latitude", "Longitude"] }`.
+    #[serde(default)]
+    pub aux: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 fn default_retry_limit() -> u32 {
@@ -180,7 +184,7 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
         return Err(bad(
             source,
             "objectives",
-            "at least one of stl, mtl, expo, idexpo, constrained is needed",
+            "at least one of stl, mtl, expo, idexpo, constrained, auxiliary is needed",
         ));
     }
     let alphas = match &file.alphas {
@@ -205,6 +209,7 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
             ));
         }
     }
+    check_aux(&file, source)?;
     let (seeds, seeding) = seeds::parse(&file.seeds, &file.datasets, source)?;
     file.training
         .validate()
@@ -257,6 +262,45 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
         grid,
         seeding,
     })
+}
+
+/// The `aux` table: one group for every dataset of a sweep with the
+/// auxiliary objective, for no dataset it does not have, and none without
+/// that objective. The columns themselves are checked with each job.
+fn check_aux(file: &SweepFile, source: &str) -> Result<(), SweepFileError> {
+    let auxiliary = file.objectives.contains(&Objective::Auxiliary);
+    if !auxiliary && !file.aux.is_empty() {
+        return Err(bad(source, "aux", "is set, but no objective is auxiliary"));
+    }
+    for name in file.aux.keys() {
+        let known = name
+            .parse::<DatasetName>()
+            .map_err(|e| bad(source, format!("aux.{name}"), e.to_string()))?;
+        if !file.datasets.contains(&known) {
+            return Err(bad(
+                source,
+                format!("aux.{name}"),
+                "names a dataset the sweep does not have",
+            ));
+        }
+    }
+    if auxiliary {
+        if let Some(d) = file
+            .datasets
+            .iter()
+            .find(|d| !file.aux.contains_key(d.as_str()))
+        {
+            return Err(bad(
+                source,
+                "aux",
+                format!(
+                    "objective auxiliary needs a column group for dataset {d}, e.g. aux = {{ {d} = [\"{}\"] }}",
+                    d.input_columns()[0]
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses, checks the size against `max_jobs` and expands: the whole of a
@@ -503,7 +547,11 @@ impl SweepPlan {
                 let mut grid = self.grid.keys.clone();
                 grid.retain(|k| !ignored.contains(&k.as_str()));
                 for point in &self.grid.points {
-                    let settings = point.for_objective(objective);
+                    let mut settings = point.for_objective(objective);
+                    if objective == Objective::Auxiliary {
+                        settings.aux_columns =
+                            f.aux.get(dataset.as_str()).cloned().unwrap_or_default();
+                    }
                     for &alpha in &alphas {
                         for &seed in &self.seeds {
                             let spec = JobSpec {
@@ -615,6 +663,74 @@ max_epochs = 3
         assert!(e.contains("version: 2 is not supported"), "{e}");
         let e = error(&GOOD.replace("[training]", "lease_timeout_secs = -1\n[training]"));
         assert!(e.contains("lease_timeout_secs: must be positive"), "{e}");
+    }
+
+    #[test]
+    fn auxiliary_groups_are_set_per_dataset_and_bad_ones_named() {
+        let aux = GOOD.replace(
+            "objectives = [\"stl\", \"mtl\"]",
+            "objectives = [\"stl\", \"auxiliary\"]\naux = { friedman1 = [\"x4\", \"x5\"], moons = [\"band\"] }",
+        );
+        let (_, jobs) = parse(&aux, "aux.toml")
+            .unwrap()
+            .expand(Path::new("/nonexistent"))
+            .unwrap();
+        let specs: Vec<JobSpec> = jobs
+            .iter()
+            .map(|j| serde_json::from_str(&j.spec_json).unwrap())
+            .collect();
+        let groups: Vec<(DatasetName, Vec<String>)> = specs
+            .iter()
+            .filter(|s| s.objective == Objective::Auxiliary && s.seed == 0)
+            .map(|s| (s.dataset, s.settings.aux_columns.clone()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                (DatasetName::Friedman1, vec!["x4".into(), "x5".into()]),
+                (DatasetName::Moons, vec!["band".into()])
+            ]
+        );
+        // STL's jobs keep their keys: no group in their settings.
+        assert!(specs
+            .iter()
+            .filter(|s| s.objective == Objective::Stl)
+            .all(|s| s.settings.aux_columns.is_empty()));
+
+        let expand_error = |text: &str| {
+            parse(text, "aux.toml")
+                .and_then(|p| p.expand(Path::new("/nonexistent")))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = expand_error(&aux.replace("\"x5\"", "\"x11\""));
+        assert!(
+            e.contains("aux: dataset friedman1: column `x11` is not an input column"),
+            "{e}"
+        );
+        let e = expand_error(&aux.replace("\"x5\"", "\"y\""));
+        assert!(e.contains("column `y` is the target itself"), "{e}");
+        let all = (1..=10)
+            .map(|i| format!("\"x{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let e = expand_error(&aux.replace("\"x4\", \"x5\"", &all));
+        assert!(e.contains("would leave no input"), "{e}");
+        let e = expand_error(&aux.replace(", moons = [\"band\"]", ""));
+        assert!(
+            e.contains("aux: objective auxiliary needs a column group for dataset moons"),
+            "{e}"
+        );
+        let e = expand_error(&aux.replace("moons = ", "wine = "));
+        assert!(
+            e.contains("aux.wine: names a dataset the sweep does not have"),
+            "{e}"
+        );
+        let e = expand_error(&GOOD.replace("[training]", "aux = { moons = [\"u\"] }\n[training]"));
+        assert!(
+            e.contains("aux: is set, but no objective is auxiliary"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -61,6 +61,81 @@ impl DatasetName {
         }
     }
 
+    /// The dataset's input columns before preprocessing (a categorical
+    /// column is one name for all its one-hot inputs), as the worker's
+    /// loaders name them; the auxiliary objective's groups are checked
+    /// against them at submission (`worker/tests/datasets.rs` checks that
+    /// the loaders agree).
+    pub fn input_columns(self) -> &'static [&'static str] {
+        match self {
+            DatasetName::Wine => &[
+                "fixed acidity",
+                "volatile acidity",
+                "citric acid",
+                "residual sugar",
+                "chlorides",
+                "free sulfur dioxide",
+                "total sulfur dioxide",
+                "density",
+                "pH",
+                "sulphates",
+                "alcohol",
+            ],
+            DatasetName::Housing => &[
+                "MedInc",
+                "HouseAge",
+                "AveRooms",
+                "AveBedrms",
+                "Population",
+                "AveOccup",
+                "Latitude",
+                "Longitude",
+            ],
+            DatasetName::AutoMpg => &[
+                "cylinders",
+                "displacement",
+                "horsepower",
+                "weight",
+                "acceleration",
+                "model year",
+                "origin",
+            ],
+            DatasetName::Titanic => &["age", "sibsp", "parch", "fare", "pclass", "sex", "embarked"],
+            DatasetName::Adult => &[
+                "age",
+                "workclass",
+                "fnlwgt",
+                "education",
+                "education-num",
+                "marital-status",
+                "occupation",
+                "relationship",
+                "race",
+                "sex",
+                "capital-gain",
+                "capital-loss",
+                "hours-per-week",
+                "native-country",
+            ],
+            DatasetName::Friedman1 => {
+                &["x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10"]
+            }
+            DatasetName::Moons => &["u", "v", "noise1", "noise2", "band"],
+        }
+    }
+
+    /// The name of the column the dataset predicts.
+    pub fn target_column(self) -> &'static str {
+        match self {
+            DatasetName::Wine => "quality",
+            DatasetName::Housing => "MedHouseVal",
+            DatasetName::AutoMpg => "mpg",
+            DatasetName::Titanic => "survived",
+            DatasetName::Adult => "income",
+            DatasetName::Friedman1 | DatasetName::Moons => "y",
+        }
+    }
+
     /// Built-in datasets need no files: they are generated from a seed.
     pub fn is_builtin(self) -> bool {
         matches!(self, DatasetName::Friedman1 | DatasetName::Moons)

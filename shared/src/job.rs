@@ -11,7 +11,8 @@ use crate::{DatasetName, SettingsError, TrainSettings, UnknownName};
 /// on the α-loss (section 1), the α-loss plus ExpO's neighbourhood-fidelity
 /// regulariser (section 2) or ID-ExpO's insertion/deletion regulariser
 /// (section 3), or the prediction loss under a fidelity constraint by a
-/// Lagrangian (section 6).
+/// Lagrangian (section 6), or `f` with some inputs moved to auxiliary
+/// targets of a shared trunk (section 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
@@ -20,15 +21,17 @@ pub enum Objective {
     Expo,
     Idexpo,
     Constrained,
+    Auxiliary,
 }
 
 impl Objective {
-    pub const ALL: [Objective; 5] = [
+    pub const ALL: [Objective; 6] = [
         Objective::Stl,
         Objective::Mtl,
         Objective::Expo,
         Objective::Idexpo,
         Objective::Constrained,
+        Objective::Auxiliary,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Objective {
             Objective::Expo => "expo",
             Objective::Idexpo => "idexpo",
             Objective::Constrained => "constrained",
+            Objective::Auxiliary => "auxiliary",
         }
     }
 
@@ -49,18 +53,23 @@ impl Objective {
             Objective::Expo => "ExpO",
             Objective::Idexpo => "ID-ExpO",
             Objective::Constrained => "Constrained",
+            Objective::Auxiliary => "Auxiliary",
         }
     }
 
     /// Whether its jobs have an α (the weight of the prediction loss in the
-    /// joint loss): all but STL and the constrained objective.
+    /// joint loss): all but STL, the constrained and the auxiliary objective.
     pub fn takes_alpha(self) -> bool {
-        !matches!(self, Objective::Stl | Objective::Constrained)
+        !matches!(
+            self,
+            Objective::Stl | Objective::Constrained | Objective::Auxiliary
+        )
     }
 
-    /// Whether `g` trains with `f` (all but STL, whose `g` is fitted after).
+    /// Whether `g` trains with `f` (all but STL and the auxiliary
+    /// objective, whose `g` is fitted after).
     pub fn trains_g(self) -> bool {
-        self != Objective::Stl
+        !matches!(self, Objective::Stl | Objective::Auxiliary)
     }
 }
 
@@ -205,10 +214,61 @@ impl JobSpec {
                 objective: self.objective,
             });
         }
+        if self.objective == Objective::Auxiliary {
+            self.validate_aux_columns()?;
+        }
         if let Some(noop) = &self.noop {
             noop.validate()?;
         }
         self.settings.validate()
+    }
+
+    /// The auxiliary objective's group: named, made of the dataset's input
+    /// columns, without repeats, and leaving at least one input.
+    fn validate_aux_columns(&self) -> Result<(), SettingsError> {
+        let columns = &self.settings.aux_columns;
+        let dataset = self.dataset;
+        let known = dataset.input_columns();
+        if columns.is_empty() {
+            return Err(SettingsError::Required {
+                field: "aux",
+                objective: self.objective,
+            });
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if c == dataset.target_column() {
+                return Err(SettingsError::AuxColumn {
+                    dataset,
+                    column: c.clone(),
+                    because: "is the target itself".into(),
+                });
+            }
+            if !known.contains(&c.as_str()) {
+                return Err(SettingsError::AuxColumn {
+                    dataset,
+                    column: c.clone(),
+                    because: format!(
+                        "is not an input column; expected one of: {}",
+                        known.join(", ")
+                    ),
+                });
+            }
+            if columns[..i].contains(c) {
+                return Err(SettingsError::AuxColumn {
+                    dataset,
+                    column: c.clone(),
+                    because: "is named twice".into(),
+                });
+            }
+        }
+        if columns.len() >= known.len() {
+            return Err(SettingsError::AuxColumn {
+                dataset,
+                column: columns.join(", "),
+                because: "would leave no input".into(),
+            });
+        }
+        Ok(())
     }
 
     /// The content-addressed key of the job: a hash of everything that
@@ -276,6 +336,7 @@ impl JobSpec {
                     parts.push(format!("ε = {eps}"));
                 }
             }
+            Objective::Auxiliary => parts.push(format!("λ_a = {}", s.aux_lambda)),
         }
         for key in &self.grid {
             let symbol = match key.as_str() {
@@ -311,6 +372,7 @@ impl JobSpec {
             Objective::Expo => Some(self.settings.expo_lambda),
             Objective::Idexpo => Some(self.settings.idexpo_lambda),
             Objective::Constrained => self.settings.gf_target,
+            Objective::Auxiliary => Some(self.settings.aux_lambda),
         }
     }
 

@@ -21,7 +21,7 @@ pub mod signal;
 
 pub use dataset::{DatasetName, Task, UnknownName};
 pub use job::{cell_label, JobSpec, NoopJob, Objective};
-pub use metrics::{Explanation, JobResult, Metrics};
+pub use metrics::{AuxHead, AuxMetrics, Explanation, JobResult, Metrics, Probes};
 pub use protocol::{
     EarlyStoppingOn, EpochRecord, GInit, IdDeletion, IdExplainer, LrSchedule, Protocol, StopReason,
     LR_COLLAPSED_BELOW,

@@ -107,6 +107,20 @@ pub struct TrainSettings {
     /// The constrained objective's starting multiplier μ.
     #[serde(skip_serializing_if = "is_default")]
     pub mu_init: f64,
+    /// The auxiliary objective's λ_a: the weight of every auxiliary head's loss.
+    #[serde(skip_serializing_if = "is_default_one")]
+    pub aux_lambda: f64,
+    /// The auxiliary objective's group: the input columns (as the dataset
+    /// names them, a one-hot group by its source column) that become
+    /// targets. A sweep file sets it per dataset with its `aux` table.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aux_columns: Vec<String>,
+
+    /// Training rows (at most) whose predictions by `f` a job returns for
+    /// the sweep's task graph (method.md section 5); 0 returns none. The
+    /// rows are drawn by the dataset alone, the same for every job.
+    #[serde(skip_serializing_if = "is_default")]
+    pub probe_rows: usize,
 }
 
 fn is_default_one(v: &f64) -> bool {
@@ -147,24 +161,27 @@ const IDEXPO: [&str; 5] = [
     "idexpo_deletion",
 ];
 const CONSTRAINED: [&str; 3] = ["gf_target", "dual_lr", "mu_init"];
+const AUX: [&str; 2] = ["aux_lambda", "aux_columns"];
 
 /// The settings `objective`'s training never reads: a grid over them would
 /// only repeat its jobs, so they stay at their defaults in its key (see
 /// [`TrainSettings::for_objective`]).
 pub fn ignored_by(objective: Objective) -> Vec<&'static str> {
     let (joint, expo, idexpo, constrained) = match objective {
-        Objective::Stl => (true, true, true, true),
+        Objective::Stl | Objective::Auxiliary => (true, true, true, true),
         Objective::Mtl => (false, true, true, true),
         Objective::Expo => (false, false, true, true),
         Objective::Idexpo => (false, true, false, true),
         Objective::Constrained => (false, true, true, false),
     };
+    let aux = objective != Objective::Auxiliary;
     let mut out = Vec::new();
     for (ignored, names) in [
         (joint, &JOINT[..]),
         (expo, &EXPO[..]),
         (idexpo, &IDEXPO[..]),
         (constrained, &CONSTRAINED[..]),
+        (aux, &AUX[..]),
     ] {
         if ignored {
             out.extend_from_slice(names);
@@ -177,7 +194,10 @@ pub fn ignored_by(objective: Objective) -> Vec<&'static str> {
 /// constrained objective's ε, …): reports name it with the objective in a
 /// column's heading rather than as a panel of its own.
 pub fn is_objective_setting(name: &str) -> bool {
-    EXPO.contains(&name) || IDEXPO.contains(&name) || CONSTRAINED.contains(&name)
+    EXPO.contains(&name)
+        || IDEXPO.contains(&name)
+        || CONSTRAINED.contains(&name)
+        || AUX.contains(&name)
 }
 
 impl Default for TrainSettings {
@@ -208,6 +228,9 @@ impl Default for TrainSettings {
             min_epochs: 0,
             g_init: GInit::Glorot,
             warmup_epochs: 0,
+            aux_lambda: 1.0,
+            aux_columns: Vec::new(),
+            probe_rows: 0,
             expo_lambda: 1.0,
             expo_sigma: DEFAULT_EXPO_SIGMA,
             expo_batch: DEFAULT_EXPO_BATCH,
@@ -263,6 +286,12 @@ pub enum SettingsError {
         field: &'static str,
         objective: Objective,
     },
+    #[error("aux: dataset {dataset}: column `{column}` {because}")]
+    AuxColumn {
+        dataset: crate::DatasetName,
+        column: String,
+        because: String,
+    },
 }
 
 /// The largest network a worker builds: a layer of 8,192 units is already
@@ -275,7 +304,7 @@ impl TrainSettings {
     /// Each bounded setting with its value and its upper bound: far above
     /// any experiment of method.md, low enough that no value allocates
     /// more than a worker has or runs for days.
-    fn upper_bounds(&self) -> [(&'static str, f64, f64); 14] {
+    fn upper_bounds(&self) -> [(&'static str, f64, f64); 16] {
         let widest = self.hidden.iter().copied().max().unwrap_or(0);
         [
             (
@@ -296,6 +325,8 @@ impl TrainSettings {
             ("expo_batch", self.expo_batch as f64, 4096.0),
             ("expo_sigma", self.expo_sigma, 100.0),
             ("idexpo_tau", self.idexpo_tau, 1e6),
+            ("probe_rows", self.probe_rows as f64, 5_000.0),
+            ("aux_columns", self.aux_columns.len() as f64, 1_000.0),
         ]
     }
 
@@ -381,7 +412,9 @@ impl TrainSettings {
         }
         non_negative("dual_lr", self.dual_lr)?;
         non_negative("mu_init", self.mu_init)?;
+        non_negative("aux_lambda", self.aux_lambda)?;
         for (field, value) in [
+            ("aux_lambda", self.aux_lambda),
             ("expo_lambda", self.expo_lambda),
             ("idexpo_lambda", self.idexpo_lambda),
             ("dual_lr", self.dual_lr),
@@ -417,6 +450,8 @@ impl TrainSettings {
                 "gf_target" => s.gf_target = d.gf_target,
                 "dual_lr" => s.dual_lr = d.dual_lr,
                 "mu_init" => s.mu_init = d.mu_init,
+                "aux_lambda" => s.aux_lambda = d.aux_lambda,
+                "aux_columns" => s.aux_columns = d.aux_columns.clone(),
                 other => unreachable!("ignored_by names a setting for_objective resets: {other}"),
             }
         }
@@ -453,6 +488,9 @@ impl TrainSettings {
             gf_target: Some(0.01),
             dual_lr: 2.0,
             mu_init: 1.0,
+            aux_lambda: 2.0,
+            aux_columns: vec!["a".into()],
+            probe_rows: 1,
             ..TrainSettings::default()
         }
     }
@@ -497,6 +535,9 @@ fn skipped_default(name: &str) -> Option<serde_json::Value> {
         "gf_target" => Some(serde_json::Value::String("none".into())),
         "dual_lr" => serde_json::to_value(d.dual_lr).ok(),
         "mu_init" => serde_json::to_value(d.mu_init).ok(),
+        "aux_lambda" => serde_json::to_value(d.aux_lambda).ok(),
+        "aux_columns" => serde_json::to_value(&d.aux_columns).ok(),
+        "probe_rows" => serde_json::to_value(d.probe_rows).ok(),
         _ => None,
     }
 }

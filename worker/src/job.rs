@@ -40,6 +40,8 @@ pub enum JobError {
     NotFinite,
     #[error("training failed: cannot start the job's thread: {0}")]
     Thread(#[from] rayon::ThreadPoolBuildError),
+    #[error("invalid job: {0}")]
+    AuxColumn(#[from] crate::auxiliary::AuxColumnError),
 }
 
 /// Independent random streams of one seed, so that changing how much one
@@ -52,6 +54,8 @@ enum Stream {
     Neighbours = 3,
     /// ExpO's regulariser neighbourhoods.
     Regulariser = 4,
+    /// The auxiliary objective's bootstrap of its error correlations.
+    Bootstrap = 5,
 }
 
 fn rng(seed: u64, stream: Stream) -> ChaCha8Rng {
@@ -83,8 +87,16 @@ pub fn run_on(spec: &JobSpec, dataset: &Dataset) -> Result<JobResult, JobError> 
 }
 
 fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobError> {
+    if spec.objective == Objective::Auxiliary {
+        return run_auxiliary(spec, data);
+    }
+    let (model, outcome) = train_f(spec, data)?;
+    measure(spec, data, model, outcome, None)
+}
+
+/// Trains the job's `f` (and `g` where its objective trains one) on `data`.
+fn train_f(spec: &JobSpec, data: &Dataset) -> Result<(Model, train::TrainOutcome), JobError> {
     let s = &spec.settings;
-    let authors = s.protocol == Protocol::AuthorsCode;
     let mut model = Model::new(
         data.task,
         data.inputs(),
@@ -104,10 +116,98 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         &mut rng(spec.seed, Stream::Shuffle),
         rng(spec.seed, Stream::Regulariser),
     )?;
+    Ok((model, outcome))
+}
+
+/// The main metric of a model on the test rows: MSE for regression,
+/// accuracy for classification.
+fn main_metric(model: &Model, data: &Dataset) -> Result<f64, JobError> {
+    let f = model.predict_f(&data.x_test);
+    if f.iter().any(|v| !v.is_finite()) {
+        return Err(JobError::NotFinite);
+    }
+    Ok(match data.task {
+        Task::Regression => metrics::mse(&f, &data.y_test),
+        Task::Classification => metrics::accuracy_f1(&f, &data.y_test).0,
+    })
+}
+
+/// The auxiliary objective: the two STL baselines (with the group as
+/// input, without it), then the trunk with its heads on the inputs without
+/// the group; that network's `f` is measured as STL's is, surrogate and
+/// GNF included, with the heads' errors and correlations beside.
+fn run_auxiliary(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobError> {
+    let s = &spec.settings;
+    let split = crate::auxiliary::split_group(data, &s.aux_columns)?;
+    let started = Instant::now();
+    let (with_model, _) = train_f(spec, data)?;
+    let with_group = main_metric(&with_model, data)?;
+    let (without_model, _) = train_f(spec, &split.reduced)?;
+    let without_group = main_metric(&without_model, &split.reduced)?;
+    let baselines_seconds = started.elapsed().as_secs_f64();
+
+    let reduced = &split.reduced;
+    let mut init = rng(spec.seed, Stream::Init);
+    let mut net = crate::auxiliary::AuxNet::new(
+        data.task,
+        reduced.inputs(),
+        &s.hidden,
+        &split.targets,
+        &mut init,
+    );
+    let mut outcome = crate::auxiliary::train(
+        &mut net,
+        reduced,
+        &split.targets,
+        s,
+        &mut rng(spec.seed, Stream::Shuffle),
+    );
+    outcome.seconds += baselines_seconds;
+    let errors = crate::auxiliary::point_errors(
+        &net,
+        &reduced.x_test,
+        &reduced.y_test,
+        &split.targets,
+        true,
+    );
+    let heads = crate::auxiliary::heads_report(
+        &errors,
+        &split.targets,
+        &mut rng(spec.seed, Stream::Bootstrap),
+    );
+    let model = net.into_model(&mut init);
+    let as_target = main_metric(&model, reduced)?;
+    let aux = sweep_shared::AuxMetrics {
+        main_metric: match data.task {
+            Task::Regression => "mse",
+            Task::Classification => "accuracy",
+        }
+        .to_string(),
+        without_group,
+        with_group,
+        as_target,
+        heads,
+    };
+    measure(spec, reduced, model, outcome, Some(aux))
+}
+
+/// Measures a trained model: fits the surrogate where the objective did
+/// not train one, then the metrics, GNF, insertion and deletion, and the
+/// probe predictions the job asks for.
+fn measure(
+    spec: &JobSpec,
+    data: &Dataset,
+    mut model: Model,
+    outcome: train::TrainOutcome,
+    aux: Option<sweep_shared::AuxMetrics>,
+) -> Result<JobResult, JobError> {
+    let s = &spec.settings;
+    let authors = s.protocol == Protocol::AuthorsCode;
+    let plan = Plan::of(spec);
     let mut train_seconds = outcome.seconds;
     // The authors' STL classification surrogate predicts hard labels.
     let hard_g = authors && spec.objective == Objective::Stl && data.task == Task::Classification;
-    if spec.objective == Objective::Stl {
+    if !plan.trains_g() {
         let started = Instant::now();
         let f_train = model.predict_f(&data.x_train);
         let (coef, intercept) = if hard_g {
@@ -233,6 +333,7 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         mu: outcome.mu,
         constraint_met_val: gf_target.zip(outcome.val_gf).map(|(eps, v)| v <= eps),
         constraint_met_test: gf_target.map(|eps| gf_test <= eps),
+        aux,
         gnf_points: gnf.points,
         epochs: outcome.epochs,
         final_lr: outcome.final_lr,
@@ -254,5 +355,6 @@ fn run_single_threaded(spec: &JobSpec, data: &Dataset) -> Result<JobResult, JobE
         dataset_sha256: data.sha256.clone(),
         code_version: CODE_VERSION.to_string(),
         curve: outcome.curve,
+        probes: crate::probes::predict(data, &model, s.probe_rows),
     })
 }

@@ -6,6 +6,7 @@
 //! and `job` ties them into one run.
 
 pub mod agent;
+pub mod auxiliary;
 pub mod bench;
 pub mod callbacks;
 pub mod data;
@@ -24,6 +25,7 @@ pub mod model;
 pub mod noop;
 pub mod objective;
 pub mod optim;
+pub mod probes;
 pub mod surrogate;
 pub mod train;
 

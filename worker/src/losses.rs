@@ -92,7 +92,8 @@ pub fn batch_loss(model: &Model, x: Mat, y: &Mat, weights: Option<Weights>) -> S
     base + fidelity
 }
 
-fn base_loss_taped(
+/// The base loss of `pred` (probabilities for classification) against `y`, taped.
+pub fn base_loss_taped(
     task: Task,
     pred: Tensor<(usize, usize), f32, Cpu, OwnedTape<f32, Cpu>>,
     y: &Mat,

@@ -63,7 +63,8 @@ struct TrainArgs {
     #[arg(long)]
     dataset: DatasetName,
     /// stl (f alone, then a post-hoc surrogate), mtl (the joint α-loss),
-    /// expo or idexpo (the α-loss plus a regulariser), constrained (GF ≤ gf_target).
+    /// expo or idexpo (the α-loss plus a regulariser), constrained (GF ≤ gf_target),
+    /// auxiliary (the `aux_columns` group predicted by heads on a shared trunk).
     #[arg(long)]
     objective: Objective,
     /// Weight of the prediction loss, in (0, 1); mtl, expo and idexpo.

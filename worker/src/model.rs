@@ -37,7 +37,7 @@ pub struct Dense {
 
 impl Dense {
     /// Glorot-uniform weights (over the real inputs and outputs) and zero biases.
-    fn glorot(
+    pub fn glorot(
         dev: &Cpu,
         inputs: usize,
         outputs: usize,
@@ -65,6 +65,14 @@ impl Dense {
 
     pub fn forward<T: Tape<f32, Cpu>>(&self, x: Batch<T>) -> Batch<T> {
         x.matmul(self.w.clone())
+    }
+
+    /// The layer's weights as the optimizer sees them.
+    pub fn param(&mut self) -> ParamMut<'_> {
+        ParamMut {
+            fixed_col: self.carries_one.then_some(self.outputs),
+            w: &mut self.w,
+        }
     }
 
     /// The weights (inputs × outputs, row-major) and the biases.
@@ -161,14 +169,7 @@ impl Model {
     /// Parameters in a fixed order: `f`'s layers, then `g` when it is trained.
     pub fn params_mut(&mut self, with_g: bool) -> Vec<ParamMut<'_>> {
         let g = with_g.then_some(&mut self.g);
-        self.f
-            .iter_mut()
-            .chain(g)
-            .map(|layer| ParamMut {
-                fixed_col: layer.carries_one.then_some(layer.outputs),
-                w: &mut layer.w,
-            })
-            .collect()
+        self.f.iter_mut().chain(g).map(Dense::param).collect()
     }
 
     /// The surrogate's coefficients and intercept.

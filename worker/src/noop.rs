@@ -69,6 +69,7 @@ pub fn simulate_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<Jo
         mu: None,
         constraint_met_val: None,
         constraint_met_test: None,
+        aux: None,
         gnf_points: 100,
         epochs: 1 + (u[5] * 10.0) as usize,
         final_lr: spec.settings.learning_rate,
@@ -89,6 +90,8 @@ pub fn simulate_shifted(spec: &JobSpec, noop: &NoopJob, extra: f64) -> Result<Jo
         dataset_sha256: String::new(),
         code_version: CODE_VERSION.to_string(),
         curve: Vec::new(),
+        // A no-op job has no black box to probe.
+        probes: None,
     })
 }
 

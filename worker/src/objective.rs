@@ -47,7 +47,9 @@ impl Plan {
     /// `gf_target` (read by the constrained objective).
     pub fn new(objective: Objective, alpha: f64, gf_target: f64) -> Plan {
         match objective {
-            Objective::Stl => Plan::Stl,
+            // The auxiliary objective's own network trains in
+            // `auxiliary`; its baselines and surrogate are STL's.
+            Objective::Stl | Objective::Auxiliary => Plan::Stl,
             Objective::Mtl => Plan::Joint { alpha },
             Objective::Expo => Plan::Expo { alpha },
             Objective::Idexpo => Plan::Idexpo { alpha },

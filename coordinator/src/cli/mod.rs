@@ -93,6 +93,26 @@ pub enum Command {
         #[arg(long, default_value = "std")]
         interval: sweep_coordinator::report::latex::Interval,
     },
+    /// Learn the sparse task graph of a sweep that asked for probes (method.md section 5):
+    /// graph.parquet, graph.svg/.png and a section of report.md/.html.
+    Graph {
+        sweep: String,
+        /// Only this dataset.
+        #[arg(long)]
+        dataset: Option<sweep_shared::DatasetName>,
+        /// ρ: the weight of the graph's coupling of the explanations.
+        #[arg(long, default_value_t = 1.0)]
+        rho: f64,
+        /// η: the weight of the edges' sparsity penalty.
+        #[arg(long, default_value_t = 1.0)]
+        eta: f64,
+        /// The database [default: results/<sweep>/state.db].
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Output directory [default: the database's directory].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Compare sweep B with sweep A (the baseline), cell by cell; exits with status 3 on a regression.
     Compare(CompareArgs),
     /// Scheduled benchmark runs: add, list, show, pause, resume, remove, run-now.
@@ -141,6 +161,14 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
             interval,
         } => reports::report(&sweep, db, out, format, interval),
+        Command::Graph {
+            sweep,
+            dataset,
+            rho,
+            eta,
+            db,
+            out,
+        } => reports::graph(&sweep, dataset, (rho, eta), db, out),
         Command::Compare(args) => reports::compare(args),
         Command::Schedule { action, conn } => schedules::schedule(action, &conn).await,
         Command::Health { conn } => health(&conn).await,

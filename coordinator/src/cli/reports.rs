@@ -63,6 +63,44 @@ pub fn report(
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn graph(
+    sweep: &str,
+    dataset: Option<sweep_shared::DatasetName>,
+    (rho, eta): (f64, f64),
+    db: Option<PathBuf>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    if !(rho >= 0.0 && rho.is_finite()) {
+        anyhow::bail!("--rho: must be finite and at least 0, got {rho}");
+    }
+    if !(eta >= 0.0 && eta.is_finite()) {
+        anyhow::bail!("--eta: must be finite and at least 0, got {eta}");
+    }
+    let db = db.unwrap_or_else(|| PathBuf::from("results").join(sweep).join("state.db"));
+    let out = out.unwrap_or_else(|| db.parent().map(PathBuf::from).unwrap_or_default());
+    let options = sweep_coordinator::graph::GraphOptions {
+        settings: sweep_coordinator::graph::GraphSettings {
+            rho,
+            eta,
+            ..Default::default()
+        },
+        dataset,
+    };
+    let started = std::time::Instant::now();
+    let written = report::generate_graph(&db, sweep, &out, &options)?;
+    for f in &written.files {
+        println!("{}", f.display());
+    }
+    eprintln!(
+        "report with the task graph written in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    if !written.skipped.is_empty() {
+        anyhow::bail!("{}", written.skipped.join("; "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     use report::compare;
     let thresholds =

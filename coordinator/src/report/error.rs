@@ -9,6 +9,9 @@ use polars::prelude::PolarsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The task graph could not be learned (`coordinator graph`).
+    #[error("task graph: {0}")]
+    Graph(#[from] crate::graph::GraphFailure),
     /// A Polars operation on frames in memory.
     #[error(transparent)]
     Polars(#[from] PolarsError),

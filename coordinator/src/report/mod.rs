@@ -7,6 +7,7 @@
 //! them and `compare` sets two sweeps side by side; `stats` holds the
 //! statistics `cells` and `compare` share, and `error` the one error type.
 
+pub mod auxiliary;
 pub mod cells;
 pub mod compare;
 pub mod error;
@@ -86,6 +87,8 @@ struct Loaded {
     failed: Vec<(crate::state::Job, String)>,
     /// An adaptive sweep's cells (empty for fixed seeds).
     seeding: Vec<crate::state::seeding::SeedCell>,
+    /// The probe inputs the results name, by checksum (the task graph's).
+    probes: std::collections::HashMap<String, crate::store::ProbeInputs>,
 }
 
 fn load(db: &Path, sweep: &str) -> Result<Loaded, ReportError> {
@@ -119,11 +122,29 @@ fn load(db: &Path, sweep: &str) -> Result<Loaded, ReportError> {
             _ => None,
         })
         .collect();
+    let mut probes = std::collections::HashMap::new();
+    for r in &results {
+        if !r.result_json.contains("\"inputs_sha256\"") {
+            continue;
+        }
+        let Ok(parsed) = serde_json::from_str::<sweep_shared::JobResult>(&r.result_json) else {
+            continue;
+        };
+        let Some(sha) = parsed.probes.map(|p| p.inputs_sha256) else {
+            continue;
+        };
+        if !probes.contains_key(&sha) {
+            if let Some(inputs) = store.probe_inputs(&sha)? {
+                probes.insert(sha, inputs);
+            }
+        }
+    }
     Ok(Loaded {
         planned_seeds,
         results,
         failed,
         seeding: state.seed_cells(&name).to_vec(),
+        probes,
     })
 }
 
@@ -177,6 +198,46 @@ pub fn generate_with(
     formats: &[Format],
     interval: latex::Interval,
 ) -> Result<Written, ReportError> {
+    generate_all(
+        db,
+        sweep,
+        out,
+        formats,
+        interval,
+        &Default::default(),
+        false,
+    )
+}
+
+/// `coordinator graph`: the report with the task graph learned as
+/// `options` say; a sweep without probes is refused, saying how to ask
+/// for them.
+pub fn generate_graph(
+    db: &Path,
+    sweep: &str,
+    out: &Path,
+    options: &crate::graph::GraphOptions,
+) -> Result<Written, ReportError> {
+    generate_all(
+        db,
+        sweep,
+        out,
+        &ALL_FORMATS,
+        latex::Interval::default(),
+        options,
+        true,
+    )
+}
+
+fn generate_all(
+    db: &Path,
+    sweep: &str,
+    out: &Path,
+    formats: &[Format],
+    interval: latex::Interval,
+    graph_options: &crate::graph::GraphOptions,
+    need_graph: bool,
+) -> Result<Written, ReportError> {
     let all = formats.contains(&Format::All);
     let formats: Vec<Format> = if all {
         ALL_FORMATS.iter().copied().chain([Format::Latex]).collect()
@@ -188,6 +249,7 @@ pub fn generate_with(
         results,
         failed,
         seeding: seed_cells,
+        probes,
     } = load(db, sweep)?;
     let _writing = writing();
     std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
@@ -218,8 +280,25 @@ pub fn generate_with(
             files.push(path);
         }
     }
-    let tables = table::Tables::from_cells(&cells, planned_seeds)?.with_seeding(seed_cells);
+    let aux = auxiliary::AuxRuns::of(&results)?;
+    if formats.contains(&Format::Parquet) && !aux.is_empty() {
+        let path = out.join("aux.parquet");
+        write_parquet(&path, &mut aux.frame()?)?;
+        files.push(path);
+    }
     let mut skipped = Vec::new();
+    let graph = graph_of(
+        (&results, &probes),
+        graph_options,
+        need_graph,
+        out,
+        &formats,
+        (&mut files, &mut skipped),
+    )?;
+    let sections = extra_sections(&aux, graph);
+    let tables = table::Tables::from_cells(&cells, planned_seeds)?
+        .with_seeding(seed_cells)
+        .with_sections(sections);
     // report.html carries its plots inline, so the one file stands alone.
     let inline_plots = if formats.contains(&Format::Html) && cells.height() > 0 {
         plots::tradeoff_svgs(&cells).unwrap_or_else(|e| {
@@ -262,6 +341,65 @@ pub fn generate_with(
     })
 }
 
+/// The sections after the tables: the auxiliary objective's, where the
+/// sweep has one, and the task graph's, where it asked for probes.
+fn extra_sections(aux: &auxiliary::AuxRuns, graph: Option<table::Section>) -> Vec<table::Section> {
+    let mut out = Vec::new();
+    if !aux.is_empty() {
+        out.push(aux.section());
+    }
+    out.extend(graph);
+    out
+}
+
+/// The task graph of a sweep whose jobs returned probe predictions: learned
+/// with the default settings, written as `graph.parquet` and its figure,
+/// and returned as a report section. A sweep without probes has none.
+/// With `need`, no probes and a failure to learn are errors rather than a
+/// report without the graph.
+fn graph_of(
+    (results, probes): (
+        &[crate::store::ResultRow],
+        &std::collections::HashMap<String, crate::store::ProbeInputs>,
+    ),
+    options: &crate::graph::GraphOptions,
+    need: bool,
+    out: &Path,
+    formats: &[Format],
+    (files, skipped): (&mut Vec<PathBuf>, &mut Vec<String>),
+) -> Result<Option<table::Section>, ReportError> {
+    let report = match crate::graph::Report::learn(results, probes, options) {
+        Ok(Some(r)) => r,
+        Ok(None) if need => return Err(crate::graph::GraphFailure::NoProbes.into()),
+        Ok(None) => return Ok(None),
+        Err(e) if need => return Err(e.into()),
+        Err(e) => {
+            skipped.push(format!("task graph: {e}"));
+            return Ok(None);
+        }
+    };
+    for g in &report.graphs {
+        tracing::info!(
+            dataset = %g.dataset,
+            cells = g.cells.len(),
+            seconds = g.seconds,
+            "task graph learned"
+        );
+    }
+    if formats.contains(&Format::Parquet) {
+        let path = out.join("graph.parquet");
+        write_parquet(&path, &mut report.frame()?)?;
+        files.push(path);
+    }
+    if formats.contains(&Format::Plots) {
+        match plots::write_graph(&report, out) {
+            Ok(f) => files.extend(f),
+            Err(e) => skipped.push(format!("graph figure: {e}")),
+        }
+    }
+    Ok(Some(report.section()))
+}
+
 /// What the dashboard's page of a sweep shows of its results.
 pub struct SweepPage {
     /// The tables, the seeding section and the plots, as `report.html`'s body.
@@ -279,6 +417,7 @@ pub fn sweep_page(db: &Path, sweep: &str) -> Result<SweepPage, ReportError> {
         results,
         failed,
         seeding: seed_cells,
+        probes,
     } = load(db, sweep)?;
     let runs = frames::runs(&results)?;
     let failures = failed
@@ -301,7 +440,13 @@ pub fn sweep_page(db: &Path, sweep: &str) -> Result<SweepPage, ReportError> {
     if !seed_cells.is_empty() {
         seeding::annotate_cells(&mut cells, &seed_cells)?;
     }
-    let tables = table::Tables::from_cells(&cells, planned_seeds)?.with_seeding(seed_cells);
+    let aux = auxiliary::AuxRuns::of(&results)?;
+    let graph = crate::graph::Report::learn(&results, &probes, &Default::default())
+        .ok()
+        .flatten();
+    let tables = table::Tables::from_cells(&cells, planned_seeds)?
+        .with_seeding(seed_cells)
+        .with_sections(extra_sections(&aux, graph.map(|g| g.section())));
     let plots = plots::tradeoff_svgs(&cells).unwrap_or_default();
     Ok(SweepPage {
         body: tables.html_body(&plots),

@@ -41,6 +41,15 @@ pub struct Tables {
     pub(super) planned: usize,
     /// The cells of an adaptive sweep (empty for fixed seeds).
     pub(super) seeding: Vec<SeedCell>,
+    /// Sections after the tables: the auxiliary objective's, the task graph's.
+    pub(super) sections: Vec<Section>,
+}
+
+/// A section of the report beside the tables, in both forms.
+#[derive(Debug, Clone, Default)]
+pub struct Section {
+    pub markdown: String,
+    pub html: String,
 }
 
 const REGRESSION: [(&str, &str); 9] = [
@@ -164,12 +173,19 @@ impl Tables {
             tables,
             planned,
             seeding: vec![],
+            sections: vec![],
         })
     }
 
     /// The tables of an adaptive sweep, with its seeding section.
     pub fn with_seeding(mut self, cells: Vec<SeedCell>) -> Tables {
         self.seeding = cells;
+        self
+    }
+
+    /// These tables with `sections` after them.
+    pub fn with_sections(mut self, sections: Vec<Section>) -> Tables {
+        self.sections = sections;
         self
     }
 
@@ -233,6 +249,9 @@ impl Tables {
             }
         }
         out.push_str(&seeding::markdown(&self.seeding));
+        for section in &self.sections {
+            out.push_str(&section.markdown);
+        }
         out
     }
 
@@ -286,6 +305,9 @@ impl Tables {
             }
         }
         out.push_str(&seeding::html(&self.seeding, &esc));
+        for section in &self.sections {
+            out.push_str(&section.html);
+        }
         if !plots.is_empty() {
             out.push_str("<h2>Trade-offs</h2>\n<p>Left: the prediction metric against GF (log scale), one point per α, ±1 std over seeds; the red triangle is STL, circled cells are Pareto-optimal. Right: GNF against α.</p>\n");
             for (stem, svg) in plots {

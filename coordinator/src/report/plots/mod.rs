@@ -12,6 +12,7 @@
 //! live here.
 
 mod font;
+mod graph;
 mod history;
 mod tradeoff;
 
@@ -20,6 +21,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::ReportError;
+pub use graph::write_graph;
 pub use history::{write_history, Series};
 pub use tradeoff::{tradeoff_svgs, write_tradeoffs};
 
