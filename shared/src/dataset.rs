@@ -63,9 +63,9 @@ impl DatasetName {
 
     /// The dataset's input columns before preprocessing (a categorical
     /// column is one name for all its one-hot inputs), as the worker's
-    /// loaders name them; the auxiliary objective's groups are checked
-    /// against them at submission (`worker/tests/datasets.rs` checks that
-    /// the loaders agree).
+    /// loaders name them (Wine's, Housing's and Adult's loaders read them
+    /// from here); the auxiliary objective's groups are checked against
+    /// them at submission.
     pub fn input_columns(self) -> &'static [&'static str] {
         match self {
             DatasetName::Wine => &[

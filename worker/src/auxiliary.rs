@@ -279,6 +279,8 @@ impl AuxNet {
 /// head's mean error (standardised MSE, or mean cross-entropy).
 pub struct PointErrors {
     pub main: Vec<f64>,
+    /// The main head's mean base loss (what STL's validation watches).
+    pub main_loss: f64,
     pub heads: Vec<Vec<f64>>,
     pub head_error: Vec<f64>,
 }
@@ -291,6 +293,12 @@ pub fn point_errors(
     test: bool,
 ) -> PointErrors {
     let (main, outs) = net.predict(x);
+    let main_loss = main
+        .iter()
+        .zip(y)
+        .map(|(&p, &t)| base_loss(net.task, p.into(), t.into()))
+        .sum::<f64>()
+        / y.len().max(1) as f64;
     let main_err = main
         .iter()
         .zip(y)
@@ -332,6 +340,7 @@ pub fn point_errors(
     }
     PointErrors {
         main: main_err,
+        main_loss,
         heads,
         head_error,
     }
@@ -394,7 +403,7 @@ pub fn train(
         }
         let lr = adam.lr;
         let errs = point_errors(net, &x_val, &data.y_train[n_fit..], &val_targets, false);
-        let prediction = mean_base_loss(net, &x_val, &data.y_train[n_fit..]);
+        let prediction = errs.main_loss;
         let watched = prediction + f64::from(lambda) * errs.head_error.iter().sum::<f64>();
         curve.push(sweep_shared::EpochRecord {
             prediction,
@@ -431,17 +440,6 @@ pub fn train(
         mu: None,
         val_gf: None,
     }
-}
-
-/// The main head's mean base loss on a set (what STL's validation watches).
-fn mean_base_loss(net: &AuxNet, x: &Matrix, y: &[f32]) -> f64 {
-    let (main, _) = net.predict(x);
-    let n = y.len().max(1) as f64;
-    main.iter()
-        .zip(y)
-        .map(|(&p, &t)| base_loss(net.task, p.into(), t.into()))
-        .sum::<f64>()
-        / n
 }
 
 /// Resamples of the bootstrap interval of a correlation.
@@ -559,7 +557,7 @@ mod tests {
     #[test]
     fn bootstrap_interval_holds_the_estimate_and_repeats_with_the_seed() {
         use rand::SeedableRng;
-        let a: Vec<f64> = (0..200).map(|i| f64::from(i)).collect();
+        let a: Vec<f64> = (0..200).map(f64::from).collect();
         let b: Vec<f64> = a.iter().map(|&v| v + 60.0 * ((v * 0.7).sin())).collect();
         let rho = spearman(&a, &b);
         let (lo, hi) = bootstrap(&a, &b, &mut ChaCha8Rng::seed_from_u64(3));

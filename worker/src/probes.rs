@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::model::Model;
 
 /// The seed of the probe rows' draw: a constant, never a job's seed.
-const PROBE_SEED: u64 = 0x5EED_9E0B_E5;
+const PROBE_SEED: u64 = 0x005E_ED9E_0BE5;
 
 /// The indices of the probe rows among `train_rows`, ascending.
 pub fn rows(train_rows: usize, probe_rows: usize) -> Vec<usize> {

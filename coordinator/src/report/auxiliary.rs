@@ -7,15 +7,23 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
-use sweep_shared::{AuxMetrics, JobResult};
+use sweep_shared::{AuxHead, AuxMetrics, JobResult};
 
 use super::stats::{mean, variance};
 use super::table::{esc, Section};
 use super::ReportError;
 use crate::store::ResultRow;
 
-/// The auxiliary results of a sweep: (dataset, cell label, job key, metrics).
-pub struct AuxRuns(Vec<(String, String, String, AuxMetrics)>);
+/// One auxiliary job's result.
+pub struct AuxRun {
+    dataset: String,
+    label: String,
+    key: String,
+    aux: AuxMetrics,
+}
+
+/// The auxiliary results of a sweep.
+pub struct AuxRuns(Vec<AuxRun>);
 
 impl AuxRuns {
     pub fn of(rows: &[ResultRow]) -> Result<AuxRuns, ReportError> {
@@ -27,12 +35,12 @@ impl AuxRuns {
                     source,
                 })?;
             if let Some(aux) = parsed.metrics.aux {
-                out.push((
-                    parsed.spec.dataset.to_string(),
-                    parsed.spec.column_label(),
-                    r.key.to_string(),
+                out.push(AuxRun {
+                    dataset: parsed.spec.dataset.to_string(),
+                    label: parsed.spec.column_label(),
+                    key: r.key.to_string(),
                     aux,
-                ));
+                });
             }
         }
         Ok(AuxRuns(out))
@@ -44,28 +52,27 @@ impl AuxRuns {
 
     /// `aux.parquet`: one row per job and auxiliary column.
     pub fn frame(&self) -> Result<DataFrame, ReportError> {
-        let rows: Vec<(
-            &(String, String, String, AuxMetrics),
-            &sweep_shared::AuxHead,
-        )> = self
+        let rows: Vec<(&AuxRun, &AuxHead)> = self
             .0
             .iter()
-            .flat_map(|run| run.3.heads.iter().map(move |h| (run, h)))
+            .flat_map(|run| run.aux.heads.iter().map(move |h| (run, h)))
             .collect();
-        let text = |f: &dyn Fn(
-            &(String, String, String, AuxMetrics),
-            &sweep_shared::AuxHead,
-        ) -> String| { rows.iter().map(|(r, h)| f(r, h)).collect::<Vec<_>>() };
-        let num = |f: &dyn Fn(&AuxMetrics, &sweep_shared::AuxHead) -> f64| {
+        let text = |f: &dyn Fn(&AuxRun, &AuxHead) -> String| {
+            rows.iter().map(|(r, h)| f(r, h)).collect::<Vec<_>>()
+        };
+        let num = |f: &dyn Fn(&AuxMetrics, &AuxHead) -> f64| {
             rows.iter()
-                .map(|(r, h)| Some(f(&r.3, h)).filter(|v| v.is_finite()))
+                .map(|(r, h)| Some(f(&r.aux, h)).filter(|v| v.is_finite()))
                 .collect::<Vec<_>>()
         };
         let columns = vec![
-            Column::new("job_key".into(), text(&|r, _| r.2.clone())),
-            Column::new("dataset".into(), text(&|r, _| r.0.clone())),
-            Column::new("column_label".into(), text(&|r, _| r.1.clone())),
-            Column::new("main_metric".into(), text(&|r, _| r.3.main_metric.clone())),
+            Column::new("job_key".into(), text(&|r, _| r.key.clone())),
+            Column::new("dataset".into(), text(&|r, _| r.dataset.clone())),
+            Column::new("column_label".into(), text(&|r, _| r.label.clone())),
+            Column::new(
+                "main_metric".into(),
+                text(&|r, _| r.aux.main_metric.clone()),
+            ),
             Column::new("without_group".into(), num(&|a, _| a.without_group)),
             Column::new("with_group".into(), num(&|a, _| a.with_group)),
             Column::new("as_target".into(), num(&|a, _| a.as_target)),
@@ -86,8 +93,11 @@ impl AuxRuns {
     /// dataset and auxiliary cell.
     pub fn section(&self) -> Section {
         let mut cells: BTreeMap<(&str, &str), Vec<&AuxMetrics>> = BTreeMap::new();
-        for (dataset, label, _, aux) in &self.0 {
-            cells.entry((dataset, label)).or_default().push(aux);
+        for run in &self.0 {
+            cells
+                .entry((&run.dataset, &run.label))
+                .or_default()
+                .push(&run.aux);
         }
         let mut md = String::from(
             "\n## Auxiliary targets\n\nThe group's columns are removed from the inputs and predicted by heads on the shared trunk (method.md section 4). \
@@ -126,7 +136,7 @@ impl AuxRuns {
                 esc(label)
             ));
             for (i, head) in runs[0].heads.iter().enumerate() {
-                let of = |f: &dyn Fn(&sweep_shared::AuxHead) -> f64| -> Vec<f64> {
+                let of = |f: &dyn Fn(&AuxHead) -> f64| -> Vec<f64> {
                     runs.iter().filter_map(|a| a.heads.get(i)).map(f).collect()
                 };
                 let kind = if head.categorical {

@@ -133,9 +133,9 @@ fn load(db: &Path, sweep: &str) -> Result<Loaded, ReportError> {
         let Some(sha) = parsed.probes.map(|p| p.inputs_sha256) else {
             continue;
         };
-        if !probes.contains_key(&sha) {
-            if let Some(inputs) = store.probe_inputs(&sha)? {
-                probes.insert(sha, inputs);
+        if let std::collections::hash_map::Entry::Vacant(slot) = probes.entry(sha) {
+            if let Some(inputs) = store.probe_inputs(slot.key())? {
+                slot.insert(inputs);
             }
         }
     }

@@ -101,22 +101,8 @@ fn expect_fields(path: &Path, line: usize, got: usize, want: usize) -> Result<()
     }
 }
 
-const WINE_COLUMNS: [&str; 11] = [
-    "fixed acidity",
-    "volatile acidity",
-    "citric acid",
-    "residual sugar",
-    "chlorides",
-    "free sulfur dioxide",
-    "total sulfur dioxide",
-    "density",
-    "pH",
-    "sulphates",
-    "alcohol",
-];
-
 fn wine(path: &Path, text: &str) -> Result<RawTable, DataError> {
-    let mut table = RawTable::new(&WINE_COLUMNS, &[]);
+    let mut table = RawTable::new(DatasetName::Wine.input_columns(), &[]);
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, header)) if header.contains("quality") => {}
@@ -130,24 +116,13 @@ fn wine(path: &Path, text: &str) -> Result<RawTable, DataError> {
         let fields: Vec<&str> = line.split(';').collect();
         expect_fields(path, n, fields.len(), 12)?;
         let mut row = Vec::with_capacity(11);
-        for (col, field) in WINE_COLUMNS.iter().zip(&fields) {
+        for (col, field) in DatasetName::Wine.input_columns().iter().zip(&fields) {
             row.push(Some(number(path, n, col, field)?));
         }
         table.push(row, vec![], number(path, n, "quality", fields[11])?);
     }
     Ok(table)
 }
-
-const HOUSING_COLUMNS: [&str; 8] = [
-    "MedInc",
-    "HouseAge",
-    "AveRooms",
-    "AveBedrms",
-    "Population",
-    "AveOccup",
-    "Latitude",
-    "Longitude",
-];
 
 fn housing(path: &Path, text: &str) -> Result<RawTable, DataError> {
     const RAW: [&str; 9] = [
@@ -161,7 +136,7 @@ fn housing(path: &Path, text: &str) -> Result<RawTable, DataError> {
         "medianIncome",
         "medianHouseValue",
     ];
-    let mut table = RawTable::new(&HOUSING_COLUMNS, &[]);
+    let mut table = RawTable::new(DatasetName::Housing.input_columns(), &[]);
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         if line.trim().is_empty() {
@@ -321,33 +296,23 @@ fn titanic(path: &Path, text: &str) -> Result<RawTable, DataError> {
     Ok(table)
 }
 
-const ADULT_COLUMNS: [&str; 14] = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education-num",
-    "marital-status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital-gain",
-    "capital-loss",
-    "hours-per-week",
-    "native-country",
-];
 const ADULT_NUMERIC: [usize; 6] = [0, 2, 4, 10, 11, 12];
 const ADULT_CATEGORICAL: [usize; 8] = [1, 3, 5, 6, 7, 8, 9, 13];
 
 fn adult_table() -> RawTable {
-    let numeric: Vec<&str> = ADULT_NUMERIC.iter().map(|&i| ADULT_COLUMNS[i]).collect();
+    let numeric: Vec<&str> = ADULT_NUMERIC
+        .iter()
+        .map(|&i| DatasetName::Adult.input_columns()[i])
+        .collect();
     let categorical: Vec<&str> = ADULT_CATEGORICAL
         .iter()
-        .map(|&i| ADULT_COLUMNS[i])
+        .map(|&i| DatasetName::Adult.input_columns()[i])
         .collect();
     RawTable {
-        file_order: ADULT_COLUMNS[..14].iter().map(|c| c.to_string()).collect(),
+        file_order: DatasetName::Adult.input_columns()[..14]
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
         ..RawTable::new(&numeric, &categorical)
     }
 }
@@ -368,7 +333,12 @@ fn adult(table: &mut RawTable, path: &Path, text: &str, is_test: bool) -> Result
         expect_fields(path, n, fields.len(), 15)?;
         let mut numeric = Vec::with_capacity(6);
         for &k in &ADULT_NUMERIC {
-            numeric.push(Some(number(path, n, ADULT_COLUMNS[k], fields[k])?));
+            numeric.push(Some(number(
+                path,
+                n,
+                DatasetName::Adult.input_columns()[k],
+                fields[k],
+            )?));
         }
         let categorical = ADULT_CATEGORICAL
             .iter()
@@ -408,7 +378,7 @@ mod tests {
     #[test]
     fn malformed_rows_name_the_line_and_column() {
         let p = Path::new("wine-quality/winequality-red.csv");
-        let header = WINE_COLUMNS.join(";") + ";\"quality\"";
+        let header = DatasetName::Wine.input_columns().join(";") + ";\"quality\"";
         let good = "7.4;0.7;0;1.9;0.076;11;34;0.9978;3.51;0.56;9.4;5";
         let text =
             format!("{header}\n{good}\n7.4;0.7;zero;1.9;0.076;11;34;0.9978;3.51;0.56;9.4;5\n");
