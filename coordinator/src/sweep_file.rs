@@ -266,13 +266,14 @@ pub fn parse(text: &str, source: &str) -> Result<SweepPlan, SweepFileError> {
 
 /// The `aux` table: one group for every dataset of a sweep with the
 /// auxiliary objective, for no dataset it does not have, and none without
-/// that objective. The columns themselves are checked with each job.
+/// that objective, each group's columns checked once here (and again with
+/// each job), so that a bad group is refused before anything is stored.
 fn check_aux(file: &SweepFile, source: &str) -> Result<(), SweepFileError> {
     let auxiliary = file.objectives.contains(&Objective::Auxiliary);
     if !auxiliary && !file.aux.is_empty() {
         return Err(bad(source, "aux", "is set, but no objective is auxiliary"));
     }
-    for name in file.aux.keys() {
+    for (name, columns) in &file.aux {
         let known = name
             .parse::<DatasetName>()
             .map_err(|e| bad(source, format!("aux.{name}"), e.to_string()))?;
@@ -283,6 +284,17 @@ fn check_aux(file: &SweepFile, source: &str) -> Result<(), SweepFileError> {
                 "names a dataset the sweep does not have",
             ));
         }
+        sweep_shared::check_aux_group(known, columns).map_err(|e| {
+            let problem = match e {
+                sweep_shared::SettingsError::AuxColumn {
+                    column, because, ..
+                } => {
+                    format!("column `{column}` {because}")
+                }
+                other => other.to_string(),
+            };
+            bad(source, format!("aux.{name}"), problem)
+        })?;
     }
     if auxiliary {
         if let Some(d) = file
@@ -705,7 +717,7 @@ max_epochs = 3
         };
         let e = expand_error(&aux.replace("\"x5\"", "\"x11\""));
         assert!(
-            e.contains("aux: dataset friedman1: column `x11` is not an input column"),
+            e.contains("aux.toml: aux.friedman1: column `x11` is not an input column"),
             "{e}"
         );
         let e = expand_error(&aux.replace("\"x5\"", "\"y\""));

@@ -226,49 +226,13 @@ impl JobSpec {
     /// The auxiliary objective's group: named, made of the dataset's input
     /// columns, without repeats, and leaving at least one input.
     fn validate_aux_columns(&self) -> Result<(), SettingsError> {
-        let columns = &self.settings.aux_columns;
-        let dataset = self.dataset;
-        let known = dataset.input_columns();
-        if columns.is_empty() {
+        if self.settings.aux_columns.is_empty() {
             return Err(SettingsError::Required {
                 field: "aux",
                 objective: self.objective,
             });
         }
-        for (i, c) in columns.iter().enumerate() {
-            if c == dataset.target_column() {
-                return Err(SettingsError::AuxColumn {
-                    dataset,
-                    column: c.clone(),
-                    because: "is the target itself".into(),
-                });
-            }
-            if !known.contains(&c.as_str()) {
-                return Err(SettingsError::AuxColumn {
-                    dataset,
-                    column: c.clone(),
-                    because: format!(
-                        "is not an input column; expected one of: {}",
-                        known.join(", ")
-                    ),
-                });
-            }
-            if columns[..i].contains(c) {
-                return Err(SettingsError::AuxColumn {
-                    dataset,
-                    column: c.clone(),
-                    because: "is named twice".into(),
-                });
-            }
-        }
-        if columns.len() >= known.len() {
-            return Err(SettingsError::AuxColumn {
-                dataset,
-                column: columns.join(", "),
-                because: "would leave no input".into(),
-            });
-        }
-        Ok(())
+        check_aux_group(self.dataset, &self.settings.aux_columns)
     }
 
     /// The content-addressed key of the job: a hash of everything that
@@ -400,6 +364,48 @@ pub fn cell_label(dataset: &str, objective: &str, alpha: Option<f64>, grid: &str
     } else {
         format!("{cell} [{grid}]")
     }
+}
+
+/// An auxiliary column group of `dataset`: each a source column of its
+/// inputs (`DatasetName::input_columns`), not the target, named once, and
+/// leaving at least one input. The sweep file checks it once per dataset,
+/// each job again.
+pub fn check_aux_group(dataset: DatasetName, columns: &[String]) -> Result<(), SettingsError> {
+    let known = dataset.input_columns();
+    for (i, c) in columns.iter().enumerate() {
+        if c == dataset.target_column() {
+            return Err(SettingsError::AuxColumn {
+                dataset,
+                column: c.clone(),
+                because: "is the target itself".into(),
+            });
+        }
+        if !known.contains(&c.as_str()) {
+            return Err(SettingsError::AuxColumn {
+                dataset,
+                column: c.clone(),
+                because: format!(
+                    "is not an input column; expected one of: {}",
+                    known.join(", ")
+                ),
+            });
+        }
+        if columns[..i].contains(c) {
+            return Err(SettingsError::AuxColumn {
+                dataset,
+                column: c.clone(),
+                because: "is named twice".into(),
+            });
+        }
+    }
+    if columns.len() >= known.len() {
+        return Err(SettingsError::AuxColumn {
+            dataset,
+            column: columns.join(", "),
+            because: "would leave no input".into(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

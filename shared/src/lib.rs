@@ -20,7 +20,7 @@ mod settings;
 pub mod signal;
 
 pub use dataset::{DatasetName, Task, UnknownName};
-pub use job::{cell_label, JobSpec, NoopJob, Objective};
+pub use job::{cell_label, check_aux_group, JobSpec, NoopJob, Objective};
 pub use metrics::{AuxHead, AuxMetrics, Explanation, JobResult, Metrics, Probes};
 pub use protocol::{
     EarlyStoppingOn, EpochRecord, GInit, IdDeletion, IdExplainer, LrSchedule, Protocol, StopReason,

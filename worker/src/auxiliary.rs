@@ -50,8 +50,9 @@ pub struct Split {
     pub targets: Vec<Target>,
 }
 
-/// The source column a model input group comes from: `sex` for `sex=Male`.
-fn source_name(data: &Dataset, group: &FeatureGroup) -> String {
+/// The column of the source file `group` was made from: its one feature, or the
+/// name before `=` of a one-hot group's features (`sex=male` → `sex`).
+pub fn source_name(data: &Dataset, group: &FeatureGroup) -> String {
     match *group {
         FeatureGroup::Continuous { col } => data.features[col].clone(),
         FeatureGroup::OneHot { start, .. } => data.features[start]

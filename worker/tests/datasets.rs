@@ -292,3 +292,30 @@ fn authors_wine_split_and_titanic_imputation() {
     assert!(t.noise_scale[..4].iter().all(|&s| s != 1.0));
     assert!(d.noise_scale.iter().all(|&s| s == 1.0));
 }
+
+/// The sweep file's `aux` groups are checked against
+/// `DatasetName::input_columns` on the coordinator, which has no data; the
+/// worker splits by the loaders' own names. The two lists must agree, or a
+/// group the coordinator accepts would fail on every worker.
+#[test]
+fn input_columns_name_the_loaders_source_columns() {
+    for name in [
+        DatasetName::Wine,
+        DatasetName::Housing,
+        DatasetName::AutoMpg,
+        DatasetName::Titanic,
+        DatasetName::Adult,
+    ] {
+        let d = load(name);
+        let mut loaded: Vec<String> = d
+            .groups
+            .iter()
+            .map(|g| sweep_worker::auxiliary::source_name(&d, g))
+            .collect();
+        let mut declared: Vec<String> =
+            name.input_columns().iter().map(|c| c.to_string()).collect();
+        loaded.sort();
+        declared.sort();
+        assert_eq!(loaded, declared, "{name}");
+    }
+}

@@ -43,6 +43,8 @@ pub enum GraphFailure {
         #[source]
         source: serde_json::Error,
     },
+    #[error("no input set has two cells to compare: {}", .0.join("; "))]
+    TooFewCells(Vec<String>),
     #[error("dataset {dataset}: {source}")]
     Learn {
         dataset: String,
@@ -57,8 +59,6 @@ pub struct DatasetGraph {
     pub dataset: String,
     /// The cells, in report order (by objective, then α), with their seeds.
     pub cells: Vec<(String, usize)>,
-    /// Where a figure places each cell: its α, or its position in order.
-    pub positions: Vec<f64>,
     pub learned: LearnedGraph,
     /// A component id per cell (edges of weight ≥ `SHARED_MIN_WEIGHT`).
     pub components: Vec<usize>,
@@ -71,6 +71,9 @@ pub struct DatasetGraph {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub graphs: Vec<DatasetGraph>,
+    /// Cells left out: alone on their input set (an auxiliary cell's
+    /// probes lack its group's columns), so there is nothing to share with.
+    pub alone: Vec<String>,
 }
 
 /// A cell's pooled predictions while reading results.
@@ -132,7 +135,12 @@ impl Report {
             return Ok(None);
         }
         let mut graphs = Vec::new();
+        let mut alone = Vec::new();
         for ((dataset, sha), tasks) in sets {
+            if tasks.len() < 2 {
+                alone.extend(tasks.keys().map(|label| format!("{dataset} {label}")));
+                continue;
+            }
             let x_in = probes
                 .get(&sha)
                 .ok_or_else(|| GraphFailure::MissingInputs(sha.clone()))?;
@@ -167,15 +175,9 @@ impl Report {
             })?;
             let seconds = started.elapsed().as_secs_f64();
             let components = bilevel::components(k, &learned.edges, SHARED_MIN_WEIGHT);
-            let positions = tasks
-                .iter()
-                .enumerate()
-                .map(|(i, (_, t))| t.alpha.unwrap_or(i as f64))
-                .collect();
             graphs.push(DatasetGraph {
                 dataset,
                 cells: tasks.iter().map(|(l, t)| (l.clone(), t.seeds)).collect(),
-                positions,
                 learned,
                 components,
                 rows: n,
@@ -183,7 +185,10 @@ impl Report {
                 seconds,
             });
         }
-        Ok(Some(Report { graphs }))
+        if graphs.is_empty() {
+            return Err(GraphFailure::TooFewCells(alone));
+        }
+        Ok(Some(Report { graphs, alone }))
     }
 
     /// `graph.parquet`: one row per candidate edge, with both cells, the
@@ -243,17 +248,34 @@ impl Report {
                 esc(&g.dataset),
                 esc(&facts)
             ));
-            for group in groups(&g.components) {
+            let (shared, single): (Vec<_>, Vec<_>) = groups(&g.components)
+                .into_iter()
+                .partition(|group| group.len() > 1);
+            let names = |group: &[usize]| -> String {
                 let names: Vec<&str> = group.iter().map(|&i| g.cells[i].0.as_str()).collect();
-                let line = if group.len() > 1 {
-                    format!("share one explanation: {}", names.join(", "))
-                } else {
-                    format!("on its own: {}", names[0])
-                };
+                names.join(", ")
+            };
+            let mut lines: Vec<String> = shared
+                .iter()
+                .map(|group| format!("share one explanation: {}", names(group)))
+                .collect();
+            if !single.is_empty() {
+                let single: Vec<usize> = single.into_iter().flatten().collect();
+                lines.push(format!("each on its own: {}", names(&single)));
+            }
+            for line in lines {
                 md.push_str(&format!("- {line}\n"));
                 html.push_str(&format!("<li>{}</li>\n", esc(&line)));
             }
             html.push_str("</ul>\n");
+        }
+        if !self.alone.is_empty() {
+            let note = format!(
+                "Left out, each alone on its input set (an auxiliary cell's probe rows lack its group's columns): {}.",
+                self.alone.join(", ")
+            );
+            md.push_str(&format!("\n{note}\n"));
+            html.push_str(&format!("<p>{}</p>\n", esc(&note)));
         }
         Section { markdown: md, html }
     }

@@ -125,12 +125,12 @@ impl AuxRuns {
                 stat(&|a| a.as_target),
             );
             md.push_str(&format!(
-                "\n### {dataset}: {label} (n = {n})\n\n| test {metric} | without the group | with it as input | with it as target |\n|---|---|---|---|\n| | {without} | {with} | {target} |\n\n\
+                "\n### {dataset}: {label} (n = {n})\n\n| test {metric} | without the group | with it as input | with it as target |\n|---|---|---|---|\n| mean ± std | {without} | {with} | {target} |\n\n\
                  | auxiliary column | head | test error | ρ(main error, head error) | 95% interval |\n|---|---|---|---|---|\n"
             ));
             html.push_str(&format!(
                 "<h3>{}: {} (n = {n})</h3>\n<table>\n<tr><th>test {metric}</th><th>without the group</th><th>with it as input</th><th>with it as target</th></tr>\n\
-                 <tr><td></td><td>{without}</td><td>{with}</td><td>{target}</td></tr>\n</table>\n<table>\n\
+                 <tr><td>mean ± std</td><td>{without}</td><td>{with}</td><td>{target}</td></tr>\n</table>\n<table>\n\
                  <tr><th>auxiliary column</th><th>head</th><th>test error</th><th>ρ(main error, head error)</th><th>95% interval</th></tr>\n",
                 esc(dataset),
                 esc(label)
