@@ -106,6 +106,9 @@ pub enum Command {
         /// η: the weight of the edges' sparsity penalty.
         #[arg(long, default_value_t = 1.0)]
         eta: f64,
+        /// Projected-gradient steps of the upper level.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
         /// The database [default: results/<sweep>/state.db].
         #[arg(long)]
         db: Option<PathBuf>,
@@ -166,9 +169,10 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             dataset,
             rho,
             eta,
+            steps,
             db,
             out,
-        } => reports::graph(&sweep, dataset, (rho, eta), db, out),
+        } => reports::graph(&sweep, dataset, (rho, eta, steps), db, out),
         Command::Compare(args) => reports::compare(args),
         Command::Schedule { action, conn } => schedules::schedule(action, &conn).await,
         Command::Health { conn } => health(&conn).await,

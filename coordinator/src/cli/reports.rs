@@ -66,7 +66,7 @@ pub fn report(
 pub fn graph(
     sweep: &str,
     dataset: Option<sweep_shared::DatasetName>,
-    (rho, eta): (f64, f64),
+    (rho, eta, steps): (f64, f64, usize),
     db: Option<PathBuf>,
     out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
@@ -82,6 +82,7 @@ pub fn graph(
         settings: sweep_coordinator::graph::GraphSettings {
             rho,
             eta,
+            steps,
             ..Default::default()
         },
         dataset,

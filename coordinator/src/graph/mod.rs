@@ -242,6 +242,16 @@ impl Report {
                 g.learned.relative_rmse,
                 g.seconds
             );
+            let facts = if g.learned.worse_than_empty && kept > 0 {
+                format!(
+                    "{facts} Caution: this graph scores worse on the upper objective than no edges at all \
+                     (its edges cost more validation error than they save); the {} steps from the full graph \
+                     stopped before pruning them.",
+                    g.learned.objective.len() - 1
+                )
+            } else {
+                facts
+            };
             md.push_str(&format!("\n### {}\n\n{facts}\n\n", g.dataset));
             html.push_str(&format!(
                 "<h3>{}</h3>\n<p>{}</p>\n<ul>\n",

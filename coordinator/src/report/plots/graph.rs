@@ -69,9 +69,17 @@ fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     g: &DatasetGraph,
 ) -> Drawn {
-    let area = area
-        .titled(&format!("{}: task graph", g.dataset), ("sans-serif", 24))
-        .map_err(e)?;
+    let kept = g
+        .learned
+        .edges
+        .iter()
+        .any(|e| e.weight >= SHARED_MIN_WEIGHT);
+    let title = if g.learned.worse_than_empty && kept {
+        format!("{}: task graph (scores worse than no edges)", g.dataset)
+    } else {
+        format!("{}: task graph", g.dataset)
+    };
+    let area = area.titled(&title, ("sans-serif", 22)).map_err(e)?;
     let (w, h) = area.dim_in_pixel();
     let k = g.cells.len().max(1);
     let line = h as i32 - LABEL_ROOM;
@@ -133,11 +141,17 @@ fn panel<DB: DrawingBackend>(
         ))
         .map_err(e)?;
     }
-    let note = format!(
-        "arcs: candidate edges, width and shade by learned weight (grey: < {SHARED_MIN_WEIGHT}); \
-         same colour: one shared explanation; grey node: on its own"
-    );
-    area.draw(&Text::new(note, (10, 8), ("sans-serif", 12).into_font()))
+    let notes = [
+        format!("arcs: candidate edges, width and shade by learned weight (grey: < {SHARED_MIN_WEIGHT})"),
+        "same colour: one shared explanation; grey node: on its own".to_string(),
+    ];
+    for (i, note) in notes.into_iter().enumerate() {
+        area.draw(&Text::new(
+            note,
+            (10, 6 + 15 * i as i32),
+            ("sans-serif", 12).into_font(),
+        ))
         .map_err(e)?;
+    }
     Ok(())
 }
