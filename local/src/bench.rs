@@ -1,6 +1,9 @@
 //! `sweep-local bench`: one coordinator with its durable store and M
 //! simulated workers (async clients in this process, over real gRPC on
 //! loopback) doing lease → report on no-op jobs as fast as they can.
+//! With `--coordinator`, the coordinator is another process (`coordinator
+//! serve`), so its CPU time, read from its own `/proc/PID/stat`, is its
+//! alone, and each process holds only its own side of the connections.
 
 use std::time::{Duration, Instant};
 
@@ -42,9 +45,21 @@ pub struct Idle {
     pub poll_ms: u64,
 }
 
-/// This process's CPU time (user + system), in seconds.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// A coordinator in another process: its endpoint and its pid.
+#[derive(Debug, Clone)]
+pub struct External {
+    pub endpoint: String,
+    pub pid: u32,
+}
+
+/// The CPU time (user + system), in seconds, of process `pid` (this one
+/// when `None`).
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_string(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the line, in clock ticks (100 a second).
     let rest = stat.rsplit(')').next().unwrap_or("");
@@ -54,21 +69,24 @@ fn cpu_seconds() -> f64 {
 }
 
 /// Connects `idle.workers` workers that lease with nothing queued, waits
-/// until all are in, and measures the process's CPU and their calls over
-/// `idle.seconds`; the workers stop when the returned sender is dropped.
+/// until all are in, and measures the CPU of process `pid` (this one when
+/// `None`) and their calls over `idle.seconds`; the workers stop when the
+/// returned `IdleWorkers` is stopped.
 async fn idle_workers(
     endpoint: &str,
     idle: Idle,
-) -> Result<(f64, f64, tokio::sync::watch::Sender<bool>), LocalError> {
+    pid: Option<u32>,
+) -> Result<(f64, f64, IdleWorkers), LocalError> {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let calls = Arc::new(AtomicU64::new(0));
     let (ready_tx, mut ready) = tokio::sync::mpsc::channel(idle.workers.max(1));
+    let mut tasks = Vec::with_capacity(idle.workers);
     for i in 0..idle.workers {
         let (endpoint, calls, ready_tx) = (endpoint.to_string(), calls.clone(), ready_tx.clone());
         let mut stopped = stopped.clone();
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             let Ok((mut c, id)) = register(&endpoint, &format!("idle-{i}")).await else {
                 return;
             };
@@ -80,16 +98,31 @@ async fn idle_workers(
                     max_jobs: 1,
                     wait_ms,
                 });
-                tokio::select! {
-                    r = call => if r.is_err() { return },
-                    _ = stopped.wait_for(|s| *s) => return,
+                let stop_now = tokio::select! {
+                    r = call => {
+                        if r.is_err() {
+                            return;
+                        }
+                        false
+                    }
+                    _ = stopped.wait_for(|s| *s) => true,
+                };
+                if stop_now {
+                    // A lease granted as the call was dropped goes back to
+                    // the queue with the worker.
+                    let request = pb::DeregisterRequest {
+                        worker_id: id,
+                        hand_back: vec![],
+                    };
+                    let _ = c.deregister(request).await;
+                    return;
                 }
                 calls.fetch_add(1, Ordering::Relaxed);
                 if idle.poll_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(idle.poll_ms)).await;
                 }
             }
-        });
+        }));
     }
     drop(ready_tx);
     for _ in 0..idle.workers {
@@ -99,46 +132,86 @@ async fn idle_workers(
     }
     // Let every first call reach the coordinator before measuring.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (cpu0, calls0, t0) = (cpu_seconds(), calls.load(Ordering::Relaxed), Instant::now());
+    let (cpu0, calls0, t0) = (
+        cpu_seconds(pid),
+        calls.load(Ordering::Relaxed),
+        Instant::now(),
+    );
     tokio::time::sleep(Duration::from_secs(idle.seconds)).await;
     let span = t0.elapsed().as_secs_f64();
-    let cpu = (cpu_seconds() - cpu0) / span;
+    let cpu = (cpu_seconds(pid) - cpu0) / span;
     let rate = (calls.load(Ordering::Relaxed) - calls0) as f64 / span;
-    Ok((cpu, rate, stop))
+    Ok((cpu, rate, IdleWorkers { stop, tasks }))
 }
 
-pub async fn bench(workers: usize, jobs: usize, idle: Idle) -> Result<BenchResult, LocalError> {
+/// The idle workers of a bench, until they are stopped.
+struct IdleWorkers {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl IdleWorkers {
+    /// Stops every idle worker and waits until each has deregistered, so
+    /// that none holds a lease of the sweep submitted next.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+pub async fn bench(
+    workers: usize,
+    jobs: usize,
+    idle: Idle,
+    external: Option<External>,
+) -> Result<BenchResult, LocalError> {
     let dir = std::env::temp_dir().join(format!("sweep-bench-{}-{}", std::process::id(), workers));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let server = InProcess::start(ServerConfig {
-        db: dir.join("state.db"),
-        data_dir: dir.clone(),
-        tokens: Tokens::open(),
-        tls: None,
-        insecure: false,
-        max_jobs: DEFAULT_MAX_JOBS,
-        tick: Duration::from_millis(250),
-        live_reports: None,
-        schedules: None,
-        http: None,
-    })
-    .await?;
-    let endpoint = server.endpoint.clone();
-    let mut client = server.client().await?;
+    let (server, endpoint, pid) = match &external {
+        Some(e) => (None, e.endpoint.clone(), Some(e.pid)),
+        None => {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)?;
+            let server = InProcess::start(ServerConfig {
+                db: dir.join("state.db"),
+                data_dir: dir.clone(),
+                tokens: Tokens::open(),
+                tls: None,
+                insecure: false,
+                max_jobs: DEFAULT_MAX_JOBS,
+                tick: Duration::from_millis(250),
+                live_reports: None,
+                schedules: None,
+                http: None,
+            })
+            .await?;
+            let endpoint = server.endpoint.clone();
+            (Some(server), endpoint, None)
+        }
+    };
+    let mut client = connect_within(&endpoint, Duration::from_secs(10)).await?;
     let (idle_cpu_cores, idle_lease_calls_per_sec, stop_idle) = if idle.workers > 0 {
-        let (cpu, rate, stop) = idle_workers(&endpoint, idle).await?;
+        let (cpu, rate, stop) = idle_workers(&endpoint, idle, pid).await?;
         (cpu, rate, Some(stop))
     } else {
         (0.0, 0.0, None)
     };
     // The idle workers leave before the sweep: the throughput is the M
     // workers' alone.
-    if let Some(stop) = stop_idle {
-        let _ = stop.send(true);
+    if let Some(idle) = stop_idle {
+        idle.stop().await;
     }
+    // A name and jobs of its own: job keys are content-addressed, so
+    // against one long-lived coordinator a second run of the same sweep
+    // would find every job done. The metric shift is the salt.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+        % 1_000_000_000;
+    let name = format!("bench-{}-{run}", std::process::id());
     let sweep = format!(
-        "version = 1\nname = \"bench\"\ndatasets = [\"friedman1\"]\nobjectives = [\"stl\"]\nseeds = {jobs}\n[noop]\nsleep_ms = 0\n"
+        "version = 1\nname = \"{name}\"\ndatasets = [\"friedman1\"]\nobjectives = [\"stl\"]\nseeds = {jobs}\n[noop]\nsleep_ms = 0\nmetric_shift = {run}\n"
     );
     client
         .submit_sweep(pb::SubmitSweepRequest {
@@ -164,9 +237,7 @@ pub async fn bench(workers: usize, jobs: usize, idle: Idle) -> Result<BenchResul
     }
     let seconds = started.elapsed().as_secs_f64();
     let status = client
-        .sweep_status(pb::SweepRef {
-            name: "bench".into(),
-        })
+        .sweep_status(pb::SweepRef { name: name.clone() })
         .await?
         .into_inner();
     if status.done as usize != jobs {
@@ -175,8 +246,10 @@ pub async fn bench(workers: usize, jobs: usize, idle: Idle) -> Result<BenchResul
             jobs,
         });
     }
-    server.stop().await?;
-    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(server) = server {
+        server.stop().await?;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(BenchResult {
         workers,
         jobs,

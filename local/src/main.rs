@@ -55,6 +55,13 @@ enum Command {
         /// long polls (0: they long-poll).
         #[arg(long, default_value_t = 0)]
         idle_poll_ms: u64,
+        /// Bench a coordinator in another process (`coordinator serve`) at
+        /// this endpoint instead of one in this process; needs --coordinator-pid.
+        #[arg(long, requires = "coordinator_pid")]
+        coordinator: Option<String>,
+        /// That coordinator's process id: its CPU time is read from /proc/PID/stat.
+        #[arg(long, requires = "coordinator")]
+        coordinator_pid: Option<u32>,
     },
 }
 
@@ -106,13 +113,18 @@ async fn dispatch(command: Command) -> Result<(), LocalError> {
             idle_workers,
             idle_seconds,
             idle_poll_ms,
+            coordinator,
+            coordinator_pid,
         } => {
             let idle = bench::Idle {
                 workers: idle_workers,
                 seconds: idle_seconds.max(1),
                 poll_ms: idle_poll_ms,
             };
-            let r = bench::bench(workers.max(1), jobs.max(1), idle).await?;
+            let external = coordinator
+                .zip(coordinator_pid)
+                .map(|(endpoint, pid)| bench::External { endpoint, pid });
+            let r = bench::bench(workers.max(1), jobs.max(1), idle, external).await?;
             println!("{}", serde_json::to_string(&r).expect("serialisable"));
             Ok(())
         }
