@@ -169,7 +169,12 @@ pub async fn bench(
 ) -> Result<BenchResult, LocalError> {
     let dir = std::env::temp_dir().join(format!("sweep-bench-{}-{}", std::process::id(), workers));
     let (server, endpoint, pid) = match &external {
-        Some(e) => (None, e.endpoint.clone(), Some(e.pid)),
+        Some(e) => {
+            // A wrong pid would read as zero CPU: refuse it instead.
+            let stat = std::path::PathBuf::from(format!("/proc/{}/stat", e.pid));
+            std::fs::metadata(&stat).map_err(|source| LocalError::File { path: stat, source })?;
+            (None, e.endpoint.clone(), Some(e.pid))
+        }
         None => {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir)?;

@@ -33,6 +33,19 @@ fn bench_against_a_coordinator_in_another_process() {
         let cpu = r["idle_cpu_cores"].as_f64().unwrap();
         assert!(cpu.is_finite() && cpu >= 0.0, "{r}");
     }
+    // A pid that is no process is refused, not read as zero CPU.
+    let wrong = Command::new(bin("sweep-local"))
+        .args([
+            "bench",
+            "--coordinator",
+            &c.endpoint,
+            "--coordinator-pid",
+            "999999999",
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("/proc/999999999/stat"));
     // The bench needs both flags or neither.
     let half = Command::new(bin("sweep-local"))
         .args(["bench", "--coordinator", &c.endpoint])
