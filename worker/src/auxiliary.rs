@@ -12,12 +12,12 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use sweep_shared::{AuxHead, DatasetName, StopReason, Task, TrainSettings};
 
-use crate::callbacks::{Callbacks, Verdict};
+use crate::callbacks::Callbacks;
 use crate::data::{Dataset, FeatureGroup, Matrix};
 use crate::losses::{base_loss, base_loss_taped, Scalar};
 use crate::model::{push_row, Dense, Mat, Model};
 use crate::optim::Adam;
-use crate::train::{fitted_rows, TrainOutcome};
+use crate::train::{act_on, fitted_rows, TrainOutcome};
 
 /// A column of the group that the dataset does not have as an input.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -413,20 +413,9 @@ pub fn train(
             lr,
             warmup: false,
         });
-        let verdict = callbacks.epoch_end(epoch, watched);
-        if s.restore_best && verdict.improved() {
-            best = Some(adam.snapshot());
-        }
-        match verdict {
-            Verdict::Stop { .. } => {
-                stop_reason = StopReason::EarlyStopping;
-                break;
-            }
-            Verdict::Continue { reduce_lr, .. } => {
-                if reduce_lr {
-                    adam.lr *= s.lr_factor;
-                }
-            }
+        if act_on(callbacks.epoch_end(epoch, watched), s, &mut adam, &mut best) {
+            stop_reason = StopReason::EarlyStopping;
+            break;
         }
     }
     if let Some(best) = best {

@@ -178,6 +178,30 @@ pub fn init_g_least_squares(
     Ok(())
 }
 
+/// Does what an epoch's verdict asks of the optimiser: under
+/// `restore_best`, keeps the weights of an improving epoch in `best`; on a
+/// plateau, lowers the learning rate. Returns whether training stops.
+/// Every trainer's epoch loop (this one, the auxiliary network's) ends here.
+pub(crate) fn act_on(
+    verdict: Verdict,
+    s: &TrainSettings,
+    adam: &mut Adam,
+    best: &mut Option<Vec<Vec<f32>>>,
+) -> bool {
+    if s.restore_best && verdict.improved() {
+        *best = Some(adam.snapshot());
+    }
+    match verdict {
+        Verdict::Stop { .. } => true,
+        Verdict::Continue { reduce_lr, .. } => {
+            if reduce_lr {
+                adam.lr *= s.lr_factor;
+            }
+            false
+        }
+    }
+}
+
 /// Trains `model` on `x`, `y` as `plan` says: `f` alone for STL, otherwise
 /// `f` and `g` jointly. `rng` shuffles the batches; `regulariser_rng`
 /// draws ExpO's neighbourhoods.
@@ -241,20 +265,14 @@ pub fn train(
             EarlyStoppingOn::Joint | EarlyStoppingOn::None => record.joint,
         };
         tracing::debug!(epoch, val_loss = watched, lr, "epoch done");
-        let verdict = callbacks.epoch_end(epoch, watched);
-        if s.restore_best && verdict.improved() {
-            best_weights = Some(adam.snapshot());
-        }
-        match verdict {
-            Verdict::Stop { .. } => {
-                stop_reason = StopReason::EarlyStopping;
-                break;
-            }
-            Verdict::Continue { reduce_lr, .. } => {
-                if reduce_lr {
-                    adam.lr *= s.lr_factor;
-                }
-            }
+        if act_on(
+            callbacks.epoch_end(epoch, watched),
+            s,
+            &mut adam,
+            &mut best_weights,
+        ) {
+            stop_reason = StopReason::EarlyStopping;
+            break;
         }
     }
 

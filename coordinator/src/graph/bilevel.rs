@@ -283,6 +283,9 @@ pub(crate) struct Problem {
     rho: f64,
     eta: f64,
     r0: f64,
+    /// U at e = 0 (the independent fits, no penalty), from the solve that
+    /// built the candidates: the yardstick a learned graph is held to.
+    empty_value: f64,
 }
 
 impl Problem {
@@ -337,6 +340,7 @@ impl Problem {
             rho: s.rho,
             eta: s.eta,
             r0: 1.0,
+            empty_value: 0.0,
         };
         // With no edges yet, this is the independent solution W*(0).
         let independent = problem.evaluate(&[]);
@@ -344,6 +348,7 @@ impl Problem {
         if independent.rmse > 0.0 && independent.rmse.is_finite() {
             problem.r0 = independent.rmse;
         }
+        problem.empty_value = independent.rmse / problem.r0;
         Ok(problem)
     }
 
@@ -484,8 +489,7 @@ pub fn learn(
     }
     // A few steps from the full graph can stop where the kept edges still
     // cost validation error; the empty graph is the yardstick.
-    let at_empty = problem.evaluate(&vec![0.0; problem.edges.len()]);
-    let worse_than_empty = current.value > at_empty.value;
+    let worse_than_empty = current.value > problem.empty_value;
     let edges = problem
         .edges
         .iter()
